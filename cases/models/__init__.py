@@ -1,0 +1,21 @@
+"""Models of the cases app, one module per concept."""
+
+from .catalogue import Check, MehrVersion, ProcedureStep
+from .cases import Attachment, Case, CaseEvent, CaseOccurrence, ChecklistItem
+from .installations import Device, Installation
+from .organisations import Membership, Organisation
+
+__all__ = [
+    "Attachment",
+    "Case",
+    "CaseEvent",
+    "CaseOccurrence",
+    "Check",
+    "ChecklistItem",
+    "Device",
+    "Installation",
+    "MehrVersion",
+    "Membership",
+    "Organisation",
+    "ProcedureStep",
+]

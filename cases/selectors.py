@@ -1,0 +1,82 @@
+"""Reads that apply visibility. Every interface (UI, API, admin, exports, bulk actions) uses these."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+
+from cases.domain import DCC_ROLES, USER_ROLES, Role, Visibility
+from cases.models import Attachment, Case, CaseEvent, Installation
+from cases.roles import organisation_of, role_of
+
+
+def _supplier_filter(user: Any) -> tuple[bool, int | None]:
+    """(sees everything, supplier organisation id) for this user; (False, None) sees nothing."""
+    role = role_of(user)
+    if role in DCC_ROLES or role == Role.SYSTEM:
+        return True, None
+    if role in USER_ROLES:
+        org = organisation_of(user)
+        return False, org.pk if org else None
+    return False, None
+
+
+def cases_visible_to(user: Any) -> QuerySet[Case]:
+    """DCC roles see every case; User roles see only their own organisation's cases."""
+    everything, supplier_id = _supplier_filter(user)
+    qs = Case.objects.all()
+    if everything:
+        return qs
+    if supplier_id is None:
+        return qs.none()
+    return qs.filter(supplier_id=supplier_id)
+
+
+def installations_visible_to(user: Any) -> QuerySet[Installation]:
+    everything, supplier_id = _supplier_filter(user)
+    qs = Installation.objects.all()
+    if everything:
+        return qs
+    if supplier_id is None:
+        return qs.none()
+    return qs.filter(responsible_supplier_id=supplier_id)
+
+
+def case_events_visible_to(user: Any) -> QuerySet[CaseEvent]:
+    """Events of visible cases; DCC-internal events are never shown to Users."""
+    everything, supplier_id = _supplier_filter(user)
+    qs = CaseEvent.objects.all()
+    if everything:
+        return qs
+    if supplier_id is None:
+        return qs.none()
+    return qs.filter(case__supplier_id=supplier_id, visibility=Visibility.SHARED)
+
+
+def attachments_visible_to(user: Any) -> QuerySet[Attachment]:
+    everything, supplier_id = _supplier_filter(user)
+    qs = Attachment.objects.all()
+    if everything:
+        return qs
+    if supplier_id is None:
+        return qs.none()
+    return qs.filter(case__supplier_id=supplier_id, visibility=Visibility.SHARED)
+
+
+def case_get_visible(*, user: Any, reference: str | int) -> Case:
+    """The case with this reference if the user may see it; NotFound otherwise (never 403)."""
+    from cases.errors import NotFound
+
+    pk = reference if isinstance(reference, int) else Case.pk_from_reference(reference)
+    case = (
+        cases_visible_to(user)
+        .select_related("installation", "check_type", "supplier", "assignee", "installation__smso")
+        .filter(pk=pk)
+        .first()
+        if pk is not None
+        else None
+    )
+    if case is None:
+        raise NotFound(f"No case {reference}.")
+    return case

@@ -1,0 +1,21 @@
+"""Case services: the only way anything in the cases app is written."""
+
+from .events import event_record
+from .maintenance import cases_close_quiet
+from .notes import case_add_attachment, case_add_note, case_tick_checklist
+from .raising import RaiseResult, case_raise
+from .transitions import TransitionOption, case_assign, case_transition, case_transition_options
+
+__all__ = [
+    "RaiseResult",
+    "TransitionOption",
+    "case_add_attachment",
+    "case_add_note",
+    "case_assign",
+    "case_raise",
+    "case_tick_checklist",
+    "case_transition",
+    "case_transition_options",
+    "cases_close_quiet",
+    "event_record",
+]
