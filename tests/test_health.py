@@ -203,7 +203,11 @@ def test_real_worker_writes_heartbeat_on_start_and_runs_heartbeat_task(tmp_path)
         folder.mkdir(parents=True)
         connection = Connection(
             "filesystem://",
-            transport_options={"data_folder_in": str(folder), "data_folder_out": str(folder)},
+            transport_options={
+                "data_folder_in": str(folder),
+                "data_folder_out": str(folder),
+                "control_folder": str(tmp_path / "broker" / "control"),
+            },
         )
     extra = [] if settings.REDIS_URL else ["--without-gossip", "--without-mingle", "--without-heartbeat"]
     command = [sys.executable, "-m", "celery", "-A", "mehr_site", "worker", "-l", "info", "-P", "solo"]
