@@ -134,7 +134,8 @@ class Launcher:
                     code = proc.poll()
                     if code is not None:
                         print(f"mehr: {name} exited with status {code}; stopping the others", flush=True)
-                        exit_code = code or 1
+                        # Killed by a signal: report it the shell's way (128 + signal number).
+                        exit_code = 128 - code if code < 0 else (code or 1)
                         self.stopping = True
                         break
                 if not announced and not self.stopping and _port_open(host, port):
