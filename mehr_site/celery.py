@@ -8,4 +8,5 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mehr_site.settings")
 
 app = Celery("mehr_site")
 app.config_from_object("django.conf:settings", namespace="CELERY")
+# Finds <app>.tasks in INSTALLED_APPS; mehr_site.tasks (not an app) comes in via CELERY_IMPORTS.
 app.autodiscover_tasks()

@@ -138,13 +138,15 @@ if REDIS_URL:
     CELERY_BROKER_TRANSPORT_OPTIONS: dict = {"visibility_timeout": 3600}
 else:
     # kombu's filesystem transport: a broker that needs no server, for `make run` on a bare machine.
-    for sub in ("out", "processed"):
+    for sub in ("out", "processed", "control"):
         (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "out"),
         "data_folder_out": str(BROKER_DIR / "out"),
         "processed_folder": str(BROKER_DIR / "processed"),
+        # Fanout (remote control) exchanges; kombu's default is ./control in the working directory.
+        "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
         "visibility_timeout": 3600,
     }
@@ -161,6 +163,37 @@ CELERY_TASK_TIME_LIMIT = int(os.environ.get("CELERY_TASK_TIME_LIMIT", 420))
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+# mehr_site is not an installed app, so autodiscovery would not find its tasks module.
+CELERY_IMPORTS = ("mehr_site.tasks",)
+
+# --- Cache ----------------------------------------------------------------------------------
+CACHE_KEY_PREFIX = os.environ.get("MEHR_CACHE_KEY_PREFIX", "mehr")
+# Shared by web and worker processes (the worker heartbeat read by /healthz lives here), so it
+# must not be the per-process local-memory cache.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
+            # Fail fast rather than hang a request when Redis is down.
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
+        }
+    }
+
+# --- Health (/healthz) ----------------------------------------------------------------------
+# The worker counts as alive while its last heartbeat (beat sends one every 15 s) is younger than this.
+MEHR_HEALTH_WORKER_MAX_AGE_SECONDS = int(os.environ.get("MEHR_HEALTH_WORKER_MAX_AGE_SECONDS", 60))
+# Timeout for the broker connection probe.
+MEHR_HEALTH_BROKER_TIMEOUT_SECONDS = float(os.environ.get("MEHR_HEALTH_BROKER_TIMEOUT_SECONDS", 2))
 
 # The beat schedule is code, not database rows: every entry is a short periodic "claim what is
 # due" task; the due times themselves live in the database.
