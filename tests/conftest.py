@@ -113,3 +113,51 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
             red=True,
             bold=True,
         )
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):  # type: ignore[no-untyped-def]
+    # PBKDF2 at production strength costs ~0.3 s per password; tests make many accounts.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+# --- Domain fixtures shared by every area ------------------------------------------------------
+from cases.domain import Role  # noqa: E402
+from tests.factories import CheckFactory, DccFactory, InstallationFactory, SupplierFactory, make_user  # noqa: E402
+
+
+@pytest.fixture
+def dcc(db):  # type: ignore[no-untyped-def]
+    return DccFactory()
+
+
+@pytest.fixture
+def supplier(db):  # type: ignore[no-untyped-def]
+    return SupplierFactory(code="supplier-a", name="Supplier A")
+
+
+@pytest.fixture
+def other_supplier(db):  # type: ignore[no-untyped-def]
+    return SupplierFactory(code="supplier-b", name="Supplier B")
+
+
+@pytest.fixture
+def people(dcc, supplier):  # type: ignore[no-untyped-def]
+    """One account per role; User roles belong to `supplier`. SYSTEM is None."""
+    accounts = {
+        role: make_user(role, dcc if role.startswith("DCC") else supplier, username=role.lower())
+        for role in Role.values
+        if role != Role.SYSTEM
+    }
+    accounts[Role.SYSTEM] = None
+    return accounts
+
+
+@pytest.fixture
+def installation(supplier):  # type: ignore[no-untyped-def]
+    return InstallationFactory(responsible_supplier=supplier)
+
+
+@pytest.fixture
+def check(db):  # type: ignore[no-untyped-def]
+    return CheckFactory(code="CM001")

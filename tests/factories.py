@@ -10,7 +10,16 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from cases.domain import Category, Cohort, DeviceType, OrganisationKind, Party, Role, Stage, StepKind
-from cases.models import Case, Check, Device, Installation, MehrVersion, Membership, Organisation, ProcedureStep
+from cases.models import (
+    Case,
+    Check,
+    Device,
+    Installation,
+    MehrVersion,
+    Membership,
+    Organisation,
+    ProcedureStep,
+)
 from cases.validators import mpan_check_digit
 
 DEFAULT_PASSWORD = "correct-horse-battery-staple"

@@ -1,7 +1,7 @@
 """Models of the cases app, one module per concept."""
 
-from .catalogue import Check, MehrVersion, ProcedureStep
 from .cases import Attachment, Case, CaseEvent, CaseOccurrence, ChecklistItem
+from .catalogue import Check, MehrVersion, ProcedureStep
 from .installations import Device, Installation
 from .organisations import Membership, Organisation
 

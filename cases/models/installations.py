@@ -2,7 +2,14 @@ from __future__ import annotations
 
 from django.db import models
 
-from cases.domain import Cohort, DeviceType, ExcludedCategory, InstallationType, MigrationStatus, OrganisationKind
+from cases.domain import (
+    Cohort,
+    DeviceType,
+    ExcludedCategory,
+    InstallationType,
+    MigrationStatus,
+    OrganisationKind,
+)
 from cases.validators import validate_eui64, validate_mpan, validate_mprn
 
 
