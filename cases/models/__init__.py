@@ -1,5 +1,6 @@
 """Models of the cases app, one module per concept."""
 
+from .calendar import NonWorkingDay
 from .cases import Attachment, Case, CaseEvent, CaseOccurrence, ChecklistItem
 from .catalogue import Check, MehrVersion, ProcedureStep
 from .installations import Device, Installation
@@ -16,6 +17,7 @@ __all__ = [
     "Installation",
     "MehrVersion",
     "Membership",
+    "NonWorkingDay",
     "Organisation",
     "ProcedureStep",
 ]
