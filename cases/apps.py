@@ -8,3 +8,4 @@ class CasesConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers system checks)
+        from .api import admin as api_admin  # noqa: F401  (registers the API token admin)

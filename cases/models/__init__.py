@@ -5,8 +5,10 @@ from .cases import Attachment, Case, CaseEvent, CaseOccurrence, ChecklistItem
 from .catalogue import Check, MehrVersion, ProcedureStep
 from .installations import Device, Installation
 from .organisations import Membership, Organisation
+from .tokens import ApiToken, IdempotencyRecord
 
 __all__ = [
+    "ApiToken",
     "Attachment",
     "Case",
     "CaseEvent",
@@ -14,6 +16,7 @@ __all__ = [
     "Check",
     "ChecklistItem",
     "Device",
+    "IdempotencyRecord",
     "Installation",
     "MehrVersion",
     "Membership",
