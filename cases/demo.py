@@ -38,7 +38,7 @@ from cases.domain import (
     Visibility,
 )
 from cases.models import Case, Check, Device, Installation, Membership, Organisation
-from cases.validators import mpan_check_digit
+from cases.validators import mpan_check_digit, validate_mpan, validate_mprn
 
 SEED = 20_191_001
 SOURCE = "demo"
@@ -98,6 +98,10 @@ TARGET_STATES: tuple[str, ...] = (
     S.ESCALATED, S.EXCLUSION_PROPOSED, S.RESOLVED, S.RESOLVED_PARTIAL, S.EXCLUDED, S.WITHDRAWN, S.CLOSED,
 )
 RETRY_TARGETS = frozenset({S.RETRY_SCHEDULED, S.RETRYING, S.RESOLVED, S.RESOLVED_PARTIAL, S.CLOSED})
+# Targets reached (in some variants) through the retry engine's own services.
+ENGINE_TARGETS = frozenset({S.TRIAGED, S.RETRYING, S.RESOLVED, S.RESOLVED_PARTIAL, S.CLOSED})
+# Second cases on an installation stay clear of the retry engine (one open migration attempt each).
+MANUAL_TARGETS = (S.AWAITING_SMSO, S.ESCALATED, S.EXCLUSION_PROPOSED, S.WITHDRAWN, S.RAISED, S.AWAITING_USER)
 
 
 # --- plans (pure: the same for every run) ----------------------------------------------------------
@@ -144,7 +148,11 @@ def plan_installations(count: int = DEFAULT_INSTALLATIONS) -> list[InstallationP
         # Every other installation has a case (the rest are pending or migrated cleanly); those cycle
         # through the states so that every state meets every cohort. A few have a second case.
         target = TARGET_STATES[(n // 2) % len(TARGET_STATES)] if n % 2 == 0 else None
-        second = TARGET_STATES[(n * 5 + 3) % len(TARGET_STATES)] if target and n % 20 == 0 else None
+        second = MANUAL_TARGETS[(n // 20) % len(MANUAL_TARGETS)] if target and n % 20 == 0 else None
+        if target in ENGINE_TARGETS and kind == InstallationType.DORMANT:
+            # Dormant installations get a firmware upgrade before any migration attempt (their retry
+            # policy); the demo's engine-driven outcomes need a migration attempt straight away.
+            kind = InstallationType.ACTIVE
         plans.append(
             InstallationPlan(
                 n=n,
@@ -248,8 +256,10 @@ def _installations(plans: list[InstallationPlan], orgs: dict[str, Organisation])
                 migration_attempt_count=attempts,
             )
         )
-    for installation in new:
-        installation.full_clean(exclude=["responsible_supplier", "smso"])
+    for installation in new:  # the identifiers are generated valid; prove it cheaply (no per-row queries)
+        validate_mpan(installation.mpan)
+        if installation.mprn:
+            validate_mprn(installation.mprn)
     Installation.objects.bulk_create(new)
     by_mpan = {i.mpan: i for i in Installation.objects.filter(mpan__in=[p.mpan for p in plans])}
     installations = {p.n: by_mpan[p.mpan] for p in plans}
@@ -266,19 +276,12 @@ def _installations(plans: list[InstallationPlan], orgs: dict[str, Organisation])
 
 
 def _migration_status(plan: InstallationPlan) -> tuple[str, int]:
+    # Installations with a case start out failed; the retry engine moves them on from there.
     if plan.target is None:
         return (MigrationStatus.MIGRATED, 1) if plan.n % 3 else (MigrationStatus.SCHEDULED, 0)
-    if plan.target in (S.RESOLVED, S.CLOSED):
-        return MigrationStatus.MIGRATED, 2
-    if plan.target == S.RESOLVED_PARTIAL:
-        return MigrationStatus.PARTIALLY_MIGRATED, 2
-    if plan.target == S.RETRYING:
-        return MigrationStatus.IN_PROGRESS, 1 + plan.variant % 3
-    if plan.target == S.RETRY_SCHEDULED:
-        return MigrationStatus.SCHEDULED, 1 + plan.variant % 3
-    if plan.target in (S.RAISED, S.TRIAGED) and plan.variant % 4 == 0:
+    if plan.variant % 4 == 0:
         return MigrationStatus.ROLLED_BACK, 1
-    return MigrationStatus.FAILED, 1 + plan.variant % 4
+    return MigrationStatus.FAILED, 1 + plan.variant % 3
 
 
 # --- cases ------------------------------------------------------------------------------------------
@@ -288,9 +291,9 @@ def _pick_check(
     # `avoid`: checks with an open case on this installation (raising one again adds an occurrence).
     usable = [c for c in checks if c.applies_to(plan.cohort) and c.pk not in avoid]
     if target == S.RESOLVED_PARTIAL:
-        gt01 = [c for c in usable if c.code == "GT01"]
-        if gt01 and salt % 3 != 2:
-            return gt01[0]
+        # The engine's GT01 outcome resolves the driving case partially and raises (or re-fails) the
+        # GT01 case itself, so the driving case is another check.
+        usable = [c for c in usable if c.code != "GT01"]
     if target in (S.EXCLUSION_PROPOSED, S.EXCLUDED) and salt % 3 == 0:
         auto = [c for c in usable if c.exclusion_category]
         if auto:
@@ -354,6 +357,7 @@ class _Script:
         self.note(self.agent, NoteKind.CORRECTION, "MA data corrected and the device records updated.")
 
     def retry(self, outcome: str | None) -> None:
+        """Ask for a retry; then, for an outcome, let the retry engine run the attempt with a scripted S1SP."""
         if self.salt % 2:
             self.user_corrects()
             self.fire("schedule_retry", self.agent)
@@ -362,9 +366,18 @@ class _Script:
             self.fire("schedule_retry", self.operator, note="Firmware record corrected by MCC; retrying.")
         if outcome is None:
             return
-        self.fire("start_retry", None)
-        if outcome != "start":
-            self.fire(outcome, None)
+        from retries.s1sp import SessionResult, SessionStatus
+
+        result = {
+            # No answer from the CH: the attempt stays open with the next session attempt due later.
+            "start": SessionResult(SessionStatus.NO_RESPONSE, code="NO_RESPONSE", detail="No answer (demo).", sms_sent=2),
+            "resolve": SessionResult(SessionStatus.CONNECTED, sms_sent=1),
+            "resolve_partial": SessionResult(SessionStatus.CONNECTED, sms_sent=1, later_stage_check="GT01"),
+            # Fails again at a later stage with the same check: an occurrence on this case, back to triage.
+            "retry_failed": SessionResult(SessionStatus.CONNECTED, sms_sent=1, later_stage_check=self.case.check_type.code),
+        }[outcome]
+        _run_retry_engine(result)
+        self.case = Case.objects.select_related("check_type", "installation").get(pk=self.case.pk)
 
     def propose_exclusion(self) -> None:
         if self.case.state == S.EXCLUSION_PROPOSED:
@@ -392,7 +405,7 @@ class _Script:
             elif v == 1:
                 self.fire("escalate", self.operator, incident_reference=f"INC{700000 + self.plan.n}")
                 self.fire("de_escalate", self.operator, note="Incident resolved; back to triage.")
-            elif v == 2 and self.case.check_type.retryable:
+            elif v == 2 and self.case.check_type.retryable and not _auto_rescheduled(self.case.check_type):
                 self.retry("retry_failed")
             elif v == 3:
                 self.fire("propose_exclusion", self.operator, excluded_category=ExcludedCategory.NO_WAN_BEFORE_MIGRATION)
@@ -437,6 +450,32 @@ class _Script:
             else:
                 self.retry("resolve")
             self.fire("close", self.operator if v % 2 else self.manager)
+
+
+class _ScriptedS1SP:
+    """An S1SP that gives one fixed answer, so the demo's outcomes are deterministic."""
+
+    def __init__(self, result: Any) -> None:
+        self.result = result
+
+    def establish_session(self, installation: Any, *, timeout: float, idempotency_key: str = "", wake_sms: int = 0) -> Any:
+        return self.result
+
+
+def _run_retry_engine(result: Any) -> None:
+    """Claim the due session attempts (only the one just scheduled: see seed_demo's passes) and run them."""
+    from retries.services.claiming import claim_batch
+    from retries.services.running import session_attempt_run
+
+    for item in claim_batch(limit=1000):
+        session_attempt_run(attempt_id=item.pk, claim_token=item.token, worker="seed_demo", client=_ScriptedS1SP(result))
+
+
+def _auto_rescheduled(check: Check) -> bool:
+    # The engine reschedules communications failures by itself (the case would not rest in triage).
+    from retries.services.running import AUTO_RESCHEDULE_CATEGORIES, AUTO_RESCHEDULE_CHECKS
+
+    return check.category in AUTO_RESCHEDULE_CATEGORIES or check.code in AUTO_RESCHEDULE_CHECKS
 
 
 def _raise_and_script(
@@ -491,11 +530,13 @@ def seed_demo(*, installations: int = DEFAULT_INSTALLATIONS, stdout: Any = None)
         orgs, counts["organisations"] = _organisations()
         people, counts["accounts"] = _accounts(orgs)
         by_n, counts["installations"], counts["devices"] = _installations(plans, orgs)
-        for plan in plans:
-            for which, target in enumerate((plan.target, plan.second_target)):
-                if target is None:
-                    continue
-                case = _raise_and_script(plan, by_n[plan.n], checks, people, which)
-                if case is not None:
-                    counts["cases"] += 1
+        # Two passes: retries left scheduled (due now) come last, so that the engine runs driving the
+        # other cases' outcomes claim only the attempt they have just scheduled.
+        for last_pass in (False, True):
+            for plan in plans:
+                for which, target in enumerate((plan.target, plan.second_target)):
+                    if target is None or (target == S.RETRY_SCHEDULED) != last_pass:
+                        continue
+                    if _raise_and_script(plan, by_n[plan.n], checks, people, which) is not None:
+                        counts["cases"] += 1
     return dict(counts)
