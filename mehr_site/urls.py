@@ -7,8 +7,10 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/", include("cases.api.urls")),
+    path("", include("cases.web.urls")),
 ]
 
-# Problem details (JSON) for unknown URLs and errors under /api/; Django's pages elsewhere.
+handler403 = "cases.web.errors.permission_denied"
+# Problem details (JSON) under /api/; the web app's friendly pages everywhere else.
 handler404 = "cases.api.problems.handler404"
 handler500 = "cases.api.problems.handler500"

@@ -167,14 +167,14 @@ def handler404(request: HttpRequest, exception: Exception | None = None):  # typ
     """Project handler404: problem details under /api/, Django's page everywhere else."""
     if request.path.startswith("/api/"):
         return api_not_found(request, exception)
-    from django.views.defaults import page_not_found
+    from cases.web.errors import page_not_found
 
-    return page_not_found(request, exception)  # type: ignore[arg-type]
+    return page_not_found(request, exception)
 
 
 def handler500(request: HttpRequest):  # type: ignore[no-untyped-def]
     if request.path.startswith("/api/"):
         return api_server_error(request)
-    from django.views.defaults import server_error
+    from cases.web.errors import server_error
 
     return server_error(request)
