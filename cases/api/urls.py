@@ -15,6 +15,7 @@ from cases.api.views.installations import (
 )
 from cases.api.views.notes import CaseAttachmentView, CaseEventsView, CaseNotesView
 from cases.api.views.transitions import CaseTransitionView, ChecklistStepView
+from retries.api.views import RetryPolicyListView
 
 app_name = "api"
 
@@ -31,6 +32,7 @@ v1 = [
     path("checks/", CheckListView.as_view(), name="check-list"),
     path("checks/<str:code>/", CheckDetailView.as_view(), name="check-detail"),
     path("exception-events/", ExceptionEventsView.as_view(), name="exception-events"),
+    path("retry-policies/", RetryPolicyListView.as_view(), name="retry-policy-list"),
 ]
 
 # The schema documents exactly the v1 API (not other apps' views).

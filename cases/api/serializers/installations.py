@@ -18,6 +18,7 @@ from cases.domain import (
     StepKind,
 )
 from cases.models import Check, Installation
+from retries.api.serializers import MigrationAttemptSerializer, SessionAttemptSerializer
 
 
 def _dt(value: Any) -> str | None:
@@ -74,11 +75,9 @@ class InstallationCaseSerializer(serializers.Serializer):
 class InstallationDetailSerializer(InstallationSerializer):
     devices = DeviceSerializer(many=True)
     cases = InstallationCaseSerializer(many=True, help_text="The installation's cases, newest first (at most 50).")
-    migration_attempts = serializers.ListField(
-        child=serializers.DictField(), help_text="Migration attempts (from the retry engine), newest first."
-    )
-    session_attempts = serializers.ListField(
-        child=serializers.DictField(), help_text="Communications Hub session attempts, newest first."
+    migration_attempts = MigrationAttemptSerializer(many=True, help_text="Migration attempts, newest first (at most 50).")
+    session_attempts = SessionAttemptSerializer(
+        many=True, help_text="Communications Hub session attempts, newest first (at most 50)."
     )
 
     def to_representation(self, installation: Installation) -> dict[str, Any]:

@@ -21,10 +21,7 @@ from cases.api.views.base import ApiMixin
 from cases.errors import NotFound
 from cases.models import Check, Device, ProcedureStep
 from cases.selectors import cases_visible_to, installations_visible_to
-
-# Other apps (the retry engine) register functions (installation, user) -> list of dicts here to
-# show their history on the installation detail, without the API importing them.
-INSTALLATION_HISTORY: dict[str, Any] = {}
+from retries.api.views import installation_retry_history
 
 
 @extend_schema(tags=["installations"])
@@ -64,9 +61,7 @@ class InstallationDetailView(ApiMixin, generics.GenericAPIView):
             .only("pk", "state", "updated_at", "check_type__code")
             .order_by("-updated_at", "-id")[:50]
         )
-        context: dict[str, Any] = {"cases": cases}
-        for key, provider in INSTALLATION_HISTORY.items():
-            context[key] = provider(installation, request.user)
+        context: dict[str, Any] = {"cases": cases, **installation_retry_history(installation, request.user)}
         return Response(InstallationDetailSerializer(context=context).to_representation(installation))
 
 
