@@ -18,6 +18,10 @@ cannot deadlock on each other), then occurrences and open cases are read once, a
 items, events and occurrences are written with bulk inserts. A concurrent duplicate that slips in
 on another installation trips the (source, source_event_id) unique key: the batch is retried and
 the event then reports as a duplicate.
+
+One visible difference: when a batch opens a case whose check proposes exclusion and also carries
+repeats of it, the exclusion's TRANSITION event comes after those OCCURRENCE events instead of
+between them (the resulting case, occurrences and set of events are the same; tests compare them).
 """
 
 from __future__ import annotations

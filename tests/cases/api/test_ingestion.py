@@ -167,3 +167,35 @@ def test_concurrent_duplicate_batches_create_one_case(dcc, supplier):
     assert Case.objects.get(installation=installations[0]).occurrence_count == 2
     assert CaseEvent.objects.filter(kind="RAISED").count() == 20
     assert set(Case.objects.values_list("state", flat=True)) == {CaseState.RAISED}
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_same_event_on_different_installations_is_stored_once(dcc, supplier):
+    # The installation locks do not serialise these two requests: the unique key does, and the
+    # loser retries its batch and reports the event as a duplicate.
+    CheckFactory(code="CM001")
+    first, second = InstallationFactory(responsible_supplier=supplier), InstallationFactory(responsible_supplier=supplier)
+    _, key = token_issue(user=make_user(Role.DCC_INTEGRATION, dcc))
+    results: list[dict] = []
+    barrier = threading.Barrier(2)
+
+    def post(installation) -> None:  # type: ignore[no-untyped-def]
+        try:
+            client = APIClient()
+            client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+            barrier.wait()
+            response = client.post(URL, {"events": [event(installation, "same-id")]}, format="json")
+            results.append(response.json()["results"][0])
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=post, args=(i,)) for i in (first, second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert CaseOccurrence.objects.filter(source_event_id="same-id").count() == 1
+    assert Case.objects.count() == 1
+    assert sorted(r["duplicate"] for r in results) == [False, True]
+    assert {r["case"] for r in results} == {Case.objects.get().reference}

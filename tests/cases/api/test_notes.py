@@ -103,3 +103,29 @@ def test_events_are_the_audit_trail_oldest_first(clients, case):
     newest = client.get(f"/api/v1/cases/{case.reference}/events/?ordering=-created_at").json()["results"]
     assert [e["kind"] for e in newest] == [EventKind.NOTE, EventKind.RAISED]
     assert events[0]["actor"]["username"] is None and events[0]["actor"]["role"] == Role.SYSTEM
+
+
+def test_notes_and_installations_lists_use_constant_queries(clients, case, supplier):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.factories import InstallationFactory
+
+    client = clients[Role.USER_AGENT]
+    url = notes_url(case)
+
+    def add(n: int) -> None:
+        for i in range(n):
+            client.post(url, {"kind": "INVESTIGATION", "body": f"n{i}", "attachments": [
+                SimpleUploadedFile(f"f{i}.txt", b"x", content_type="text/plain")]}, format="multipart")
+            InstallationFactory(responsible_supplier=supplier)
+
+    add(1)
+    with CaptureQueriesContext(connection) as one:
+        assert len(client.get(url).json()["results"]) == 1
+        client.get("/api/v1/installations/")
+    add(6)
+    with CaptureQueriesContext(connection) as seven:
+        assert len(client.get(url).json()["results"]) == 7
+        assert len(client.get("/api/v1/installations/").json()["results"]) == 8
+    assert len(one) == len(seven) <= 6  # notes: token, case, page, attachments; installations: token, page
