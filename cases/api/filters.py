@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import django_filters as df
@@ -41,6 +42,20 @@ class ApiFilterSet(df.FilterSet):
         return queryset.none() if self.matches_nothing else queryset
 
 
+def to_utc(value: datetime) -> datetime:
+    """PostgreSQL accepts UTC offsets up to ±15:59; ISO 8601 allows more. Compare in UTC instead;
+    a moment before year 1 in UTC is the earliest representable one."""
+    try:
+        return value.astimezone(UTC) if value.tzinfo is not None else value
+    except OverflowError:
+        return datetime.min.replace(tzinfo=UTC)
+
+
+class UtcDateTimeFilter(df.IsoDateTimeFilter):
+    def filter(self, qs: QuerySet, value: datetime | None) -> QuerySet:
+        return super().filter(qs, to_utc(value) if value is not None else value)
+
+
 class _DeviceFilter(df.CharFilter):
     def __init__(self, *args: Any, installation_field: str, **kwargs: Any) -> None:
         self.installation_field = installation_field
@@ -70,8 +85,8 @@ class CaseFilter(ApiFilterSet):
         method="filter_assignee", help_text="Username of the assignee; `me` for yourself, `none` for unassigned."
     )
     supplier = df.CharFilter(field_name="supplier__code", help_text="Supplier organisation code (DCC).")
-    updated_since = df.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte", help_text="ISO 8601 date-time.")
-    raised_since = df.IsoDateTimeFilter(field_name="raised_at", lookup_expr="gte")
+    updated_since = UtcDateTimeFilter(field_name="updated_at", lookup_expr="gte", help_text="ISO 8601 date-time.")
+    raised_since = UtcDateTimeFilter(field_name="raised_at", lookup_expr="gte")
     mpxn = df.CharFilter(method="filter_mpxn", help_text="An MPAN core or an MPRN of the installation.")
     device_id = _DeviceFilter(installation_field="installation_id", help_text="EUI-64 of a device of the installation.")
     reference = df.CharFilter(method="filter_reference", help_text="MEHR-000123 (or 123).")
@@ -129,7 +144,7 @@ class InstallationFilter(ApiFilterSet):
     supplier = df.CharFilter(field_name="responsible_supplier__code", help_text="Supplier code (DCC).")
     mpxn = df.CharFilter(method="filter_mpxn", help_text="An MPAN core or an MPRN.")
     device_id = _DeviceFilter(installation_field="pk", help_text="EUI-64 of one of its devices.")
-    updated_since = df.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+    updated_since = UtcDateTimeFilter(field_name="updated_at", lookup_expr="gte")
 
     class Meta:
         model = Installation

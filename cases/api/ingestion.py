@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
@@ -77,6 +77,11 @@ def parse_event(raw: Any) -> tuple[dict[str, Any], dict[str, list[str]]]:
             errors["occurred_at"] = ["Not an ISO 8601 date-time."]
         elif occurred_at.tzinfo is None:
             errors["occurred_at"] = ["Give a time zone with the occurrence time."]
+        else:
+            try:  # PostgreSQL takes offsets up to ±15:59 only; store UTC
+                occurred_at = occurred_at.astimezone(UTC)
+            except OverflowError:
+                errors["occurred_at"] = ["Not a representable date-time."]
     event["occurred_at"] = occurred_at
     mpan = _text(raw, "mpan", errors, required=False, max_length=13)
     mprn = _text(raw, "mprn", errors, required=False, max_length=10)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
@@ -81,6 +82,8 @@ class KeysetPagination(BasePagination):
             value = field.to_python(data["v"]) if ordering.lstrip("-") != "id" else pk
             if value is None:
                 raise ValueError("value")
+            if isinstance(value, datetime) and value.tzinfo is not None:
+                value = value.astimezone(UTC)  # PostgreSQL takes offsets up to ±15:59 only
             return {"value": value, "id": pk, "reverse": bool(data.get("r"))}
         except (ValueError, TypeError, KeyError, UnicodeError, binascii.Error, DjangoValidationError, OverflowError) as exc:
             # 404, as DRF's own cursor pagination: the page the cursor names does not exist.

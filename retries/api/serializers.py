@@ -38,7 +38,9 @@ class RetryPolicySerializer(serializers.Serializer):
     backoff_multiplier = serializers.FloatField()
     jitter_enabled = serializers.BooleanField()
     max_interval_seconds = serializers.IntegerField()
-    window_opens_at = serializers.TimeField()
+    window_opens_at = serializers.RegexField(
+        r"^\d{2}:\d{2}(:\d{2}(\.\d+)?)?$", help_text="Local (London) time a rescheduled window opens, HH:MM:SS."
+    )
     window_length_minutes = serializers.IntegerField()
     reschedule_delay_working_days = serializers.IntegerField()
     migration_attempts_before_exclusion = serializers.IntegerField()

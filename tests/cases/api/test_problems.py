@@ -66,3 +66,16 @@ def test_throttling_per_token(settings, people, api_client):
     assert int(first.get("/api/v1/checks/")["Retry-After"]) > 0
     # Another token of the same account has its own allowance.
     assert second.get("/api/v1/checks/").status_code == 200
+
+
+def test_offsets_postgresql_cannot_take_are_compared_in_utc(clients, case, installation, check):
+    # ISO 8601 allows offsets beyond PostgreSQL's ±15:59; found by schemathesis as a 500.
+    client = clients[Role.DCC_OPERATOR]
+    for query in ("raised_since=0555-01-20T03:13:40-17:07", "updated_since=0001-01-01T00:00:00%2B23:59"):
+        response = client.get(f"/api/v1/cases/?{query}")
+        assert response.status_code == 200 and len(response.json()["results"]) == 1, query
+    assert client.get("/api/v1/installations/?updated_since=2000-01-01T00:00:00-17:07").status_code == 200
+    event = {"source": "S1SP", "source_event_id": "tz", "check_code": check.code, "mpan": installation.mpan,
+             "occurred_at": "2020-01-01T00:00:00-17:07"}  # fmt: skip
+    response = clients[Role.DCC_INTEGRATION].post("/api/v1/exception-events/", event, format="json")
+    assert response.status_code == 200 and response.json()["status"] == "added"
