@@ -43,11 +43,12 @@ def run_together(*calls: Callable[[], Any]) -> list[Any]:
     return results
 
 
-def wait_for_lock_waiter(timeout: float = 10.0) -> None:
+def wait_for_lock_waiter(thread: threading.Thread, outcome: list[Any], timeout: float = 60.0) -> None:
     """Block until some backend of this database waits on a lock (coordination, not a timing assertion)."""
     deadline = time.monotonic() + timeout
     with connection.cursor() as cursor:
         while time.monotonic() < deadline:
+            assert thread.is_alive(), f"the second transition finished without waiting: {outcome}"
             cursor.execute(
                 "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
                 "WHERE NOT l.granted AND a.datname = current_database()"
@@ -93,7 +94,7 @@ def test_the_waiting_transition_sees_the_new_version(people, installation, check
     with transaction.atomic():
         Case.objects.select_for_update().get(pk=case.pk)  # hold the row
         thread.start()
-        wait_for_lock_waiter()
+        wait_for_lock_waiter(thread, second)
         case_transition(case=case.pk, transition="await_user", actor=operator, expected_version=1)
     thread.join(timeout=30)
     assert len(second) == 1 and isinstance(second[0], Conflict), second
