@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import OperationalError, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from cases.domain import (
@@ -58,11 +59,12 @@ BEFORE_CREDENTIALS = (Stage.PRE_MIGRATION, Stage.COMMUNICATIONS, Stage.DATA_VALI
 
 
 def _is_paused(attempt: SessionAttempt) -> bool:
-    return RetryPause.objects.filter(is_active=True).filter(
-        scope=PauseScope.GLOBAL
-    ).exists() or RetryPause.objects.filter(is_active=True, scope=PauseScope.COHORT, cohort=attempt.cohort).exists() or (
-        RetryPause.objects.filter(is_active=True, scope=PauseScope.INSTALLATION, installation_id=attempt.installation_id).exists()
-    )
+    return RetryPause.objects.filter(
+        Q(scope=PauseScope.GLOBAL)
+        | Q(scope=PauseScope.COHORT, cohort=attempt.cohort)
+        | Q(scope=PauseScope.INSTALLATION, installation_id=attempt.installation_id),
+        is_active=True,
+    ).exists()
 
 
 def session_attempt_run(*, attempt_id: int, claim_token: str, worker: str = "", client=None) -> str:  # type: ignore[no-untyped-def]
@@ -184,8 +186,9 @@ def after_session(attempt: SessionAttempt, *, result: SessionResult, now: dateti
     migration = MigrationAttempt.objects.select_for_update().select_related("policy", "installation").get(
         pk=attempt.migration_attempt_id
     )
-    migration.sms_sent += attempt.sms_sent
-    migration.save(update_fields=["sms_sent"])
+    if attempt.sms_sent:
+        MigrationAttempt.objects.filter(pk=migration.pk).update(sms_sent=F("sms_sent") + attempt.sms_sent)
+        migration.sms_sent += attempt.sms_sent
     if not migration.is_open:
         return  # cancelled meanwhile: the result is recorded on the session attempt only
     if result.status == SessionStatus.CONNECTED:
@@ -263,7 +266,7 @@ def _migration_connected(migration: MigrationAttempt, result: SessionResult, now
         cases = driven_cases(migration)
         record_on_cases(
             cases,
-            body=f"Migration attempt {migration.number} succeeded: the installation migrated. {_summary(migration)}",
+            body=f"Migration attempt {migration.number} succeeded: the installation migrated.",
             data={"migration_attempt": migration.pk, "outcome": migration.outcome},
         )
         for case in cases:
