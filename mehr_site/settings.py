@@ -77,6 +77,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "cases.web.context.navigation",
             ],
         },
     },
@@ -129,6 +130,9 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# The browser UI posts plain forms (no script reads the CSRF cookie), so keep it away from scripts.
+CSRF_COOKIE_HTTPONLY = True
+CSRF_FAILURE_VIEW = "cases.web.errors.csrf_failure"
 
 # --- Celery ---------------------------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -224,6 +228,11 @@ MEHR = {
         "application/json",
     ],
     "DEFAULT_SLA_WORKING_DAYS": 5,
+    # Login throttling (browser sign-in): failures allowed per username / per client address within
+    # the lockout window, after which sign-in is refused until the window passes.
+    "LOGIN_MAX_FAILURES_PER_USERNAME": int(os.environ.get("MEHR_LOGIN_MAX_FAILURES_PER_USERNAME", 5)),
+    "LOGIN_MAX_FAILURES_PER_ADDRESS": int(os.environ.get("MEHR_LOGIN_MAX_FAILURES_PER_ADDRESS", 20)),
+    "LOGIN_LOCKOUT_SECONDS": int(os.environ.get("MEHR_LOGIN_LOCKOUT_SECONDS", 15 * 60)),
 }
 
 # --- Retry engine (retries app; MEHR.md §5). Policy numbers live in RetryPolicy rows; these are

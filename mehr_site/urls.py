@@ -1,9 +1,14 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from mehr_site.health import healthz
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("", include("cases.web.urls")),
 ]
+
+handler403 = "cases.web.errors.permission_denied"
+handler404 = "cases.web.errors.page_not_found"
+handler500 = "cases.web.errors.server_error"
