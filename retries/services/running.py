@@ -30,7 +30,7 @@ from cases.domain import (
     MigrationStatus,
     Stage,
 )
-from cases.models import Case, Check
+from cases.models import Case, Check, Installation
 
 from ..models import (
     AttemptKind,
@@ -166,10 +166,9 @@ def _migration_start(migration: MigrationAttempt, now: datetime) -> None:
     migration.started_at = now
     migration.stage_reached = Stage.PRE_MIGRATION if migration.kind == AttemptKind.FIRMWARE_UPGRADE else Stage.COMMUNICATIONS
     migration.save(update_fields=["outcome", "started_at", "stage_reached"])
-    installation = lock_installation(migration.installation_id)
-    if installation.migration_status != MigrationStatus.PARTIALLY_MIGRATED:
-        installation.migration_status = MigrationStatus.IN_PROGRESS
-        installation.save(update_fields=["migration_status", "updated_at"])
+    Installation.objects.filter(pk=migration.installation_id).exclude(
+        migration_status=MigrationStatus.PARTIALLY_MIGRATED
+    ).update(migration_status=MigrationStatus.IN_PROGRESS, updated_at=now)
     cases = driven_cases(migration)
     for case in cases:
         if case.state == CaseState.RETRY_SCHEDULED:
