@@ -246,9 +246,10 @@ def notifications_dispatch(*, now: datetime | None = None, limit: int | None = N
     result = DispatchResult()
     limit = limit or settings.MEHR["NOTIFY_BATCH_SIZE"]
     while True:
-        claimed = _claim(now=now or timezone.now(), limit=limit)
+        at = now or timezone.now()
+        claimed = _claim(now=at, limit=limit)
         for message in claimed:
-            _deliver(message, result)
+            _deliver(message, result, at)
         if len(claimed) < limit:
             return result
 
@@ -256,12 +257,13 @@ def notifications_dispatch(*, now: datetime | None = None, limit: int | None = N
 def notification_send(*, pk: int, now: datetime | None = None) -> DispatchResult:
     """Send one message now if it is still due (the on-commit fast path)."""
     result = DispatchResult()
-    for message in _claim(now=now or timezone.now(), limit=1, pk=pk):
-        _deliver(message, result)
+    at = now or timezone.now()
+    for message in _claim(now=at, limit=1, pk=pk):
+        _deliver(message, result, at)
     return result
 
 
-def _deliver(message: OutboxMessage, result: DispatchResult) -> None:
+def _deliver(message: OutboxMessage, result: DispatchResult, now: datetime) -> None:
     started = time.monotonic()
     status_code: int | None = None
     excerpt = ""
@@ -276,7 +278,7 @@ def _deliver(message: OutboxMessage, result: DispatchResult) -> None:
     except Exception as exc:  # network errors, refused connections, SMTP failures
         ok, error = False, f"{type(exc).__name__}: {exc}"[:2000]
     duration = int((time.monotonic() - started) * 1000)
-    _record(message, ok=ok, error=error, status_code=status_code, excerpt=excerpt, duration_ms=duration)
+    _record(message, ok=ok, error=error, status_code=status_code, excerpt=excerpt, duration_ms=duration, now=now)
     if ok:
         result.sent += 1
     elif message.status == OutboxStatus.DEAD:
@@ -331,8 +333,7 @@ def retry_delay(attempts: int) -> timedelta | None:
 
 
 def _record(message: OutboxMessage, *, ok: bool, error: str, status_code: int | None, excerpt: str,
-            duration_ms: int) -> None:
-    now = timezone.now()
+            duration_ms: int, now: datetime) -> None:
     with transaction.atomic():
         DeliveryAttempt.objects.create(
             message=message, attempt=message.attempts, attempted_at=now, duration_ms=duration_ms, success=ok,
