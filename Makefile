@@ -18,7 +18,7 @@ STAMP_RUN := $(VENV)/.stamp-run
 STAMP_DEV := $(VENV)/.stamp-dev
 endif
 
-.PHONY: help run test lint bench clean venv venv-dev
+.PHONY: help run test lint bench clean venv venv-dev chromium
 
 help:
 	@echo "make run    migrate, load the catalogue and demo data, start web + worker + beat (PORT=8000)"
@@ -54,9 +54,18 @@ run: $(STAMP_RUN)
 lint: $(STAMP_DEV)
 	$(PY) -m ruff check .
 
+# Browser tests use Debian's Chromium at /usr/bin/chromium; installed here when missing (as root).
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ]; then echo "mehr: installing Debian's chromium for the browser tests"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-liberation fonts-dejavu-core >/dev/null; \
+	  else echo "mehr: /usr/bin/chromium is missing; install Debian's chromium (sudo apt-get install chromium)"; fi; \
+	fi
+
 # testenv.py picks PostgreSQL/Redis or the fallbacks (failing at once when CI=true and one is
 # missing), then runs ruff and pytest with that environment.
-test: $(STAMP_DEV)
+test: $(STAMP_DEV) chromium
 	$(PY) mehr_site/testenv.py -- sh -c '$(PY) -m ruff check . && exec $(PY) -m pytest "$$@"' pytest $(PYTEST_ARGS)
 
 bench: $(STAMP_DEV)

@@ -54,6 +54,10 @@ def awaiting_sources(target: str) -> tuple[str, ...]:
     return tuple(s for s in (S.TRIAGED, *AWAITING_STATES) if s != target)
 
 REOPENABLE_STATES = (S.RESOLVED, S.RESOLVED_PARTIAL)
+# The retry engine resolves the cases a migration attempt drives when the installation migrates,
+# including ones it raised itself and that nobody has triaged yet (resolve is an engine-only
+# transition). An exclusion proposal is left for the DCC manager to decide.
+ENGINE_RESOLVABLE_STATES = tuple(s for s in OPEN_STATES if s != S.EXCLUSION_PROPOSED)
 
 TRANSITIONS: dict[str, TransitionSpec] = {
     spec.name: spec
@@ -146,6 +150,7 @@ TRANSITIONS: dict[str, TransitionSpec] = {
 ALL_FIELDS = ("owner_party", "assignee", "priority", "incident_reference", "excluded_category")
 
 __all__ = [
+    "ENGINE_RESOLVABLE_STATES",
     "ESCALATABLE_STATES",
     "EXCLUDABLE_STATES",
     "FINISHED_STATES",

@@ -77,6 +77,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "cases.web.context.navigation",
             ],
         },
     },
@@ -129,6 +130,9 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# The browser UI posts plain forms (no script reads the CSRF cookie), so keep it away from scripts.
+CSRF_COOKIE_HTTPONLY = True
+CSRF_FAILURE_VIEW = "cases.web.errors.csrf_failure"
 
 # --- Celery ---------------------------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -230,12 +234,6 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": crontab(minute=15, hour=0),
     },
 }
-# SLA/notification/report tasks go to their own queues (the launcher's worker consumes them all).
-CELERY_TASK_ROUTES = {
-    "cases.tasks.notifications_*": {"queue": "notifications"},
-    "cases.tasks.reports_*": {"queue": "reports"},
-    "cases.tasks.sla_*": {"queue": "notifications"},
-}
 
 # --- Product configuration (MEHR.md [design] numbers live here with their defaults) ----------
 MEHR = {
@@ -282,6 +280,65 @@ MEHR = {
     # Open-case ageing buckets of the daily report, in days since raised: <1, 1-5, 5-10, 10-30, 30+.
     "REPORT_AGEING_BUCKETS_DAYS": [1, 5, 10, 30],
     "IMPORT_MAX_ROWS": int(os.environ.get("MEHR_IMPORT_MAX_ROWS", 100_000)),
+    # Login throttling (browser sign-in): failures allowed per username / per client address within
+    # the lockout window, after which sign-in is refused until the window passes.
+    "LOGIN_MAX_FAILURES_PER_USERNAME": int(os.environ.get("MEHR_LOGIN_MAX_FAILURES_PER_USERNAME", 5)),
+    "LOGIN_MAX_FAILURES_PER_ADDRESS": int(os.environ.get("MEHR_LOGIN_MAX_FAILURES_PER_ADDRESS", 20)),
+    "LOGIN_LOCKOUT_SECONDS": int(os.environ.get("MEHR_LOGIN_LOCKOUT_SECONDS", 15 * 60)),
+}
+
+# --- Retry engine (retries app; MEHR.md §5). Policy numbers live in RetryPolicy rows; these are
+# the engine's own operating numbers. -----------------------------------------------------------
+MEHR |= {
+    # Beat claims due session attempts this often, in batches, for at most this long per tick.
+    "RETRY_CLAIM_INTERVAL_SECONDS": float(os.environ.get("MEHR_RETRY_CLAIM_INTERVAL_SECONDS", 1.0)),
+    "RETRY_CLAIM_BATCH_SIZE": int(os.environ.get("MEHR_RETRY_CLAIM_BATCH_SIZE", 1000)),
+    "RETRY_CLAIM_TICK_BUDGET_SECONDS": float(os.environ.get("MEHR_RETRY_CLAIM_TICK_BUDGET_SECONDS", 0.8)),
+    # A claimed attempt whose task has not started within this lease goes back to scheduled.
+    "RETRY_CLAIM_LEASE_SECONDS": int(os.environ.get("MEHR_RETRY_CLAIM_LEASE_SECONDS", 300)),
+    # A running attempt's lease is its session timeout plus this grace; past it the reaper times it out.
+    "RETRY_RUN_LEASE_GRACE_SECONDS": int(os.environ.get("MEHR_RETRY_RUN_LEASE_GRACE_SECONDS", 60)),
+    # Celery soft/hard time limits of a session task: the session timeout plus these.
+    "RETRY_SOFT_TIME_LIMIT_GRACE_SECONDS": int(os.environ.get("MEHR_RETRY_SOFT_TIME_LIMIT_GRACE_SECONDS", 10)),
+    "RETRY_HARD_TIME_LIMIT_GRACE_SECONDS": int(os.environ.get("MEHR_RETRY_HARD_TIME_LIMIT_GRACE_SECONDS", 30)),
+    "RETRY_REAP_INTERVAL_SECONDS": float(os.environ.get("MEHR_RETRY_REAP_INTERVAL_SECONDS", 15)),
+    # No policy may set a longer session timeout (the system check compares it with the broker).
+    "RETRY_MAX_SESSION_TIMEOUT_SECONDS": int(os.environ.get("MEHR_RETRY_MAX_SESSION_TIMEOUT_SECONDS", 600)),
+    # /healthz reports the due backlog as failing when the oldest due, unclaimed attempt is older.
+    "RETRY_HEALTH_MAX_LAG_SECONDS": float(os.environ.get("MEHR_RETRY_HEALTH_MAX_LAG_SECONDS", 120)),
+    # S1SP: "simulator" or "http".
+    "S1SP_BACKEND": os.environ.get("MEHR_S1SP_BACKEND", "simulator"),
+    "S1SP_URL": os.environ.get("MEHR_S1SP_URL", ""),
+    "S1SP_CONNECT_TIMEOUT_SECONDS": float(os.environ.get("MEHR_S1SP_CONNECT_TIMEOUT_SECONDS", 5)),
+    "S1SP_SIMULATOR_LATENCY_SECONDS": float(os.environ.get("MEHR_S1SP_SIMULATOR_LATENCY_SECONDS", 0)),
+    "S1SP_SIMULATOR_SEED": int(os.environ.get("MEHR_S1SP_SIMULATOR_SEED", 0)),
+    "S1SP_SIMULATOR_DEFAULT_MODE": os.environ.get("MEHR_S1SP_SIMULATOR_DEFAULT_MODE", "CONNECT"),
+    # "Never answers" waits for the session timeout times this (demos use e.g. 0.01).
+    "S1SP_SIMULATOR_TIME_SCALE": float(os.environ.get("MEHR_S1SP_SIMULATOR_TIME_SCALE", 1.0)),
+}
+CELERY_TASK_ROUTES = {"retries.tasks.run_session_attempt": {"queue": "sessions"}}
+# SLA/notification/report tasks go to their own queues (the launcher's worker consumes them all).
+CELERY_TASK_ROUTES |= {
+    "cases.tasks.notifications_*": {"queue": "notifications"},
+    "cases.tasks.reports_*": {"queue": "reports"},
+    "cases.tasks.sla_*": {"queue": "notifications"},
+}
+CELERY_BEAT_SCHEDULE |= {
+    "retries-claim-due": {
+        "task": "retries.tasks.claim_due_session_attempts",
+        "schedule": schedule(timedelta(seconds=MEHR["RETRY_CLAIM_INTERVAL_SECONDS"])),
+        # A tick that is not picked up before the next one is pointless: let it expire.
+        "options": {"expires": max(MEHR["RETRY_CLAIM_INTERVAL_SECONDS"] * 5, 5)},
+    },
+    "retries-reevaluate-retired-checks": {
+        "task": "retries.tasks.reevaluate_retired_checks",
+        "schedule": schedule(timedelta(hours=1)),
+    },
+    "retries-reap-leases": {
+        "task": "retries.tasks.reap_expired_leases",
+        "schedule": schedule(timedelta(seconds=MEHR["RETRY_REAP_INTERVAL_SECONDS"])),
+        "options": {"expires": max(MEHR["RETRY_REAP_INTERVAL_SECONDS"] * 2, 10)},
+    },
 }
 
 # --- REST framework -------------------------------------------------------------------------

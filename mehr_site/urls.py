@@ -9,4 +9,9 @@ urlpatterns = [
     # SLA, reports, CSV export/import and notification settings (issue 6).
     path("api/v1/", include("cases.api.reports")),
     path("", include("cases.web.reports")),
+    path("", include("cases.web.urls")),
 ]
+
+handler403 = "cases.web.errors.permission_denied"
+handler404 = "cases.web.errors.page_not_found"
+handler500 = "cases.web.errors.server_error"

@@ -23,6 +23,7 @@ from cases.domain import (
     Visibility,
 )
 from cases.lifecycle import (
+    ENGINE_RESOLVABLE_STATES,
     ESCALATABLE_STATES,
     EXCLUDABLE_STATES,
     REOPENABLE_STATES,
@@ -58,8 +59,11 @@ def check_is_retryable(case: Case) -> bool:
 
 
 def installation_has_attempts_left(case: Case) -> bool:
-    limit = settings.MEHR["MIGRATION_ATTEMPTS_BEFORE_EXCLUSION"]
-    return case.installation.migration_attempt_count < limit
+    # The limit is the installation's retry policy's (whose default is
+    # settings.MEHR["MIGRATION_ATTEMPTS_BEFORE_EXCLUSION"]); migration_attempt_count counts failed attempts.
+    from retries.policies import migration_attempts_limit_for
+
+    return case.installation.migration_attempt_count < migration_attempts_limit_for(case.installation)
 
 
 def incident_reference_set(case: Case) -> bool:
@@ -199,11 +203,11 @@ class Case(FSMModelMixin, models.Model):
     def start_retry(self) -> None:
         pass
 
-    @transition(field=state, source=CaseState.RETRYING, target=CaseState.RESOLVED, permission=allowed("resolve"))
+    @transition(field=state, source=ENGINE_RESOLVABLE_STATES, target=CaseState.RESOLVED, permission=allowed("resolve"))
     def resolve(self) -> None:
         self.finished_at = timezone.now()
 
-    @transition(field=state, source=CaseState.RETRYING, target=CaseState.RESOLVED_PARTIAL,
+    @transition(field=state, source=ENGINE_RESOLVABLE_STATES, target=CaseState.RESOLVED_PARTIAL,
                 permission=allowed("resolve_partial"))
     def resolve_partial(self) -> None:
         self.finished_at = timezone.now()

@@ -159,7 +159,12 @@ def test_retry_needs_retryable_check_and_attempts_left(people, supplier, setting
     )
     with pytest.raises(TransitionRefused, match="no migration attempts left"):
         case_transition(case=exhausted, transition="schedule_retry", actor=operator)
-    settings.MEHR = {**settings.MEHR, "MIGRATION_ATTEMPTS_BEFORE_EXCLUSION": 6}
+    # The limit is the installation's retry policy's (settings.MEHR["MIGRATION_ATTEMPTS_BEFORE_EXCLUSION"]
+    # is only the default for new policies).
+    from retries.models import RetryPolicy
+    from retries.policies import retry_policy_for
+
+    RetryPolicy.objects.filter(pk=retry_policy_for(exhausted.installation).pk).update(migration_attempts_before_exclusion=6)
     case_transition(case=exhausted, transition="schedule_retry", actor=operator)
 
 

@@ -1,0 +1,53 @@
+"""Installation detail: devices, migration and session attempts (with a small chart), its cases."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from cases.models import Installation
+from cases.selectors import cases_visible_to, installations_visible_to
+
+from .common import Actor, browser_view, not_found
+
+
+def installation_summary(installation: Installation, user: Any) -> dict[str, Any]:
+    """What the case page shows about the installation (devices, attempts)."""
+    return {
+        "obj": installation,
+        "devices": list(installation.devices.all()),
+        "attempt_limit": _attempt_limit(),
+    }
+
+
+def _attempt_limit() -> int:
+    from django.conf import settings
+
+    return int(settings.MEHR["MIGRATION_ATTEMPTS_BEFORE_EXCLUSION"])
+
+
+@browser_view
+def installation_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    actor: Actor = request.actor  # type: ignore[attr-defined]
+    installation = (
+        installations_visible_to(request.user)
+        .select_related("responsible_supplier", "smso")
+        .filter(pk=pk)
+        .first()
+    )
+    if installation is None:
+        raise not_found()
+    cases = list(
+        cases_visible_to(request.user)
+        .filter(installation=installation)
+        .select_related("check_type", "assignee")
+        .order_by("-raised_at", "-id")[:200]
+    )
+    context = {
+        "actor": actor,
+        "installation": installation_summary(installation, request.user),
+        "cases": cases,
+    }
+    return render(request, "cases/installation_detail.html", context)

@@ -1,0 +1,104 @@
+"""A deterministic S1SP for development, demos, tests and benchmarks.
+
+Behaviour comes from SimulatorBehaviour rows (per installation, else per device model) or the
+default mode in settings. Every call is written to SimulatorCall (committed at once, outside any
+transaction) so that tests in other processes can count how often the outside world was contacted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+
+from . import SessionResult, SessionStatus
+
+if TYPE_CHECKING:
+    from cases.models import Installation
+
+
+def _unit(seed: int, installation_id: int, call_number: int) -> float:
+    """A reproducible number in [0, 1) for this (seed, installation, call)."""
+    digest = hashlib.sha256(f"{seed}:{installation_id}:{call_number}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+@dataclass
+class S1SPSimulator:
+    latency: float = 0.0
+    seed: int = 0
+    default_mode: str = "CONNECT"
+    time_scale: float = 1.0
+    record: bool = True
+
+    @classmethod
+    def from_settings(cls) -> S1SPSimulator:
+        mehr = settings.MEHR
+        return cls(
+            latency=float(mehr.get("S1SP_SIMULATOR_LATENCY_SECONDS", 0)),
+            seed=int(mehr.get("S1SP_SIMULATOR_SEED", 0)),
+            default_mode=str(mehr.get("S1SP_SIMULATOR_DEFAULT_MODE", "CONNECT")),
+            time_scale=float(mehr.get("S1SP_SIMULATOR_TIME_SCALE", 1.0)),
+        )
+
+    def behaviour_for(self, installation: Installation):  # type: ignore[no-untyped-def]
+        from retries.models import SimulatorBehaviour
+
+        found = SimulatorBehaviour.objects.filter(installation_id=installation.pk).first()
+        if found is None:
+            models = [m for m in installation.devices.values_list("model", flat=True) if m]
+            if models:
+                found = SimulatorBehaviour.objects.filter(installation__isnull=True, device_model__in=models).first()
+        return found
+
+    def establish_session(
+        self, installation: Installation, *, timeout: float, idempotency_key: str = "", wake_sms: int = 0
+    ) -> SessionResult:
+        from retries.models import SimulatorBehaviour, SimulatorCall
+
+        behaviour = self.behaviour_for(installation)
+        Mode = SimulatorBehaviour.Mode
+        mode = behaviour.mode if behaviour else self.default_mode
+        previous_calls = SimulatorCall.objects.filter(installation_id=installation.pk).count()
+        latency = behaviour.latency_seconds if behaviour and behaviour.latency_seconds is not None else self.latency
+
+        if mode == Mode.FAIL_THEN_CONNECT:
+            mode = behaviour.failure_mode if previous_calls < behaviour.fail_times else Mode.CONNECT
+        elif mode == Mode.RANDOM:
+            probability = behaviour.connect_probability if behaviour else 0.5
+            connects = _unit(self.seed, installation.pk, previous_calls) < probability
+            mode = Mode.CONNECT if connects else (behaviour.failure_mode if behaviour else Mode.NEVER_ANSWER)
+
+        if mode == Mode.CONNECT:
+            result = SessionResult(
+                SessionStatus.CONNECTED,
+                code="OK",
+                sms_sent=wake_sms,
+                later_stage_check=behaviour.after_connect_check if behaviour else "",
+            )
+        elif mode == Mode.REFUSE:
+            code = (behaviour.refuse_code if behaviour else "") or "CH_UNREACHABLE"
+            result = SessionResult(SessionStatus.REFUSED, code=code, detail="Simulated refusal.", sms_sent=wake_sms)
+        else:  # NEVER_ANSWER: the CH stays silent until the caller's timeout
+            result = SessionResult(
+                SessionStatus.NO_RESPONSE, code="TIMEOUT", detail=f"No answer within {timeout:g} s.", sms_sent=wake_sms
+            )
+
+        if self.record:
+            SimulatorCall.objects.create(
+                idempotency_key=idempotency_key,
+                installation_id=installation.pk,
+                timeout_seconds=timeout,
+                wake_sms=wake_sms,
+                status=result.status,
+                code=result.code,
+                worker_pid=os.getpid(),
+            )
+        wait = timeout * self.time_scale if result.status == SessionStatus.NO_RESPONSE else latency
+        if wait > 0:
+            time.sleep(wait)
+        return result

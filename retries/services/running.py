@@ -1,0 +1,430 @@
+"""Running a claimed session attempt and turning outcomes into the next step.
+
+    claimed ──task with the claim token──▶ RUNNING ──S1SP──▶ CONNECTED │ FAILED │ TIMED_OUT
+                                                                │            └─ next attempt in the
+                                                                │               window, or the window fails
+                                                                └─ later stages (simulated) → migrated /
+                                                                   partial / failed at a later stage
+
+The S1SP is called outside any transaction; the row is RUNNING while it is, so neither a duplicate
+message nor the reaper (until the lease expires) can start it again.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import OperationalError, transaction
+from django.utils import timezone
+
+from cases.domain import (
+    CaseState,
+    Category,
+    ExcludedCategory,
+    InstallationType,
+    MigrationStatus,
+    Stage,
+)
+from cases.models import Case, Check
+
+from ..models import (
+    AttemptKind,
+    MigrationAttempt,
+    MigrationOutcome,
+    PauseScope,
+    RetryPause,
+    SessionAttempt,
+    SessionState,
+)
+from ..policies import attempts_exhausted, next_session_due
+from ..s1sp import SessionResult, SessionStatus, get_s1sp_client
+from ..signals import migration_finished
+from .common import driven_cases, fire, lock_installation, raise_failure, record_on_cases
+from .scheduling import reschedule_after, sms_used
+
+logger = logging.getLogger("retries")
+
+#: Window failure check per attempt kind: no WAN while attempting migration / dormant firmware upgrade.
+WINDOW_FAILURE_CHECK = {AttemptKind.MIGRATION: "CM001", AttemptKind.FIRMWARE_UPGRADE: "PM004"}
+#: Failures the engine reschedules by itself; anything else is handed to the case's owner.
+AUTO_RESCHEDULE_CATEGORIES = (Category.COMMUNICATIONS,)
+AUTO_RESCHEDULE_CHECKS = ("PM001", "PM004")
+#: Stages before the credentials switch: a failure there rolls the installation back to the SMSO.
+BEFORE_CREDENTIALS = (Stage.PRE_MIGRATION, Stage.COMMUNICATIONS, Stage.DATA_VALIDATION)
+
+
+def _is_paused(attempt: SessionAttempt) -> bool:
+    return RetryPause.objects.filter(is_active=True).filter(
+        scope=PauseScope.GLOBAL
+    ).exists() or RetryPause.objects.filter(is_active=True, scope=PauseScope.COHORT, cohort=attempt.cohort).exists() or (
+        RetryPause.objects.filter(is_active=True, scope=PauseScope.INSTALLATION, installation_id=attempt.installation_id).exists()
+    )
+
+
+def session_attempt_run(*, attempt_id: int, claim_token: str, worker: str = "", client=None) -> str:  # type: ignore[no-untyped-def]
+    """Run one claimed attempt. Returns what happened: the final state, or why nothing was done."""
+    now = timezone.now()
+    with transaction.atomic():
+        attempt = (
+            SessionAttempt.objects.select_for_update(of=("self",))
+            .select_related("installation", "policy")
+            .filter(pk=attempt_id)
+            .first()
+        )
+        if attempt is None:
+            return "missing"
+        if attempt.state != SessionState.CLAIMED or str(attempt.claim_token) != str(claim_token):
+            # A duplicate delivery, a stale claim, or an attempt already run: never run twice.
+            return "not-claimed"
+        if _is_paused(attempt):
+            # Paused after the claim: put it back; it runs when the pause is lifted.
+            attempt.state, attempt.claim_token, attempt.lease_expires_at = SessionState.SCHEDULED, None, None
+            attempt.save(update_fields=["state", "claim_token", "lease_expires_at"])
+            return "paused"
+        migration = MigrationAttempt.objects.select_for_update().get(pk=attempt.migration_attempt_id)
+        if not migration.is_open:
+            attempt.state, attempt.finished_at, attempt.lease_expires_at = SessionState.CANCELLED, now, None
+            attempt.result_code = "MIGRATION_CLOSED"
+            attempt.save(update_fields=["state", "finished_at", "lease_expires_at", "result_code"])
+            return "cancelled"
+        grace = int(settings.MEHR["RETRY_RUN_LEASE_GRACE_SECONDS"])
+        attempt.state = SessionState.RUNNING
+        attempt.started_at = now
+        attempt.lease_expires_at = now + timedelta(seconds=attempt.timeout_seconds + grace)
+        attempt.worker = worker[:200]
+        attempt.save(update_fields=["state", "started_at", "lease_expires_at", "worker"])
+        if migration.outcome == MigrationOutcome.SCHEDULED:
+            _migration_start(migration, now)
+
+    client = client or get_s1sp_client()
+    try:
+        result = client.establish_session(
+            attempt.installation,
+            timeout=attempt.timeout_seconds,
+            idempotency_key=attempt.idempotency_key,
+            wake_sms=attempt.policy.wake_sms_per_attempt,
+        )
+    except Exception as exc:  # SoftTimeLimitExceeded included: the per-attempt limit fired
+        from celery.exceptions import SoftTimeLimitExceeded
+
+        if isinstance(exc, SoftTimeLimitExceeded):
+            result = SessionResult(SessionStatus.NO_RESPONSE, code="SOFT_TIME_LIMIT", detail="Celery soft time limit.")
+        else:
+            logger.exception("retry engine: S1SP client failed for session attempt %s", attempt_id)
+            result = SessionResult(SessionStatus.ERROR, code="CLIENT_ERROR", detail=f"{type(exc).__name__}: {exc}"[:500])
+    return session_attempt_record(attempt_id=attempt_id, claim_token=claim_token, result=result)
+
+
+def session_attempt_record(*, attempt_id: int, claim_token: str, result: SessionResult) -> str:
+    """Record the S1SP's answer for a running attempt and take the next step (retrying a deadlock)."""
+    for retry in range(5):
+        try:
+            with transaction.atomic():
+                attempt = SessionAttempt.objects.select_for_update().filter(pk=attempt_id).first()
+                if attempt is None or attempt.state != SessionState.RUNNING or str(attempt.claim_token) != str(claim_token):
+                    # The reaper already timed it out (the worker overran its lease): keep its verdict.
+                    logger.warning("retry engine: result for session attempt %s arrived after its lease", attempt_id)
+                    return "stale"
+                now = timezone.now()
+                if result.status == SessionStatus.CONNECTED:
+                    state = SessionState.CONNECTED
+                elif result.status == SessionStatus.NO_RESPONSE:
+                    state = SessionState.TIMED_OUT
+                else:
+                    state = SessionState.FAILED
+                _finish(attempt, state=state, code=result.code, detail=result.detail, sms=result.sms_sent, now=now)
+                after_session(attempt, result=result, now=now)
+                return state
+        except OperationalError:
+            # A deadlock with a concurrent case change: PostgreSQL aborted us; try again.
+            if retry == 4:
+                raise
+            time.sleep(0.05 * (retry + 1))
+    return "unreachable"
+
+
+def _finish(attempt: SessionAttempt, *, state: str, code: str, detail: str, sms: int, now: datetime) -> None:
+    attempt.state = state
+    attempt.finished_at = now
+    attempt.lease_expires_at = None
+    attempt.result_code = (code or "")[:40]
+    attempt.result_detail = detail or ""
+    attempt.sms_sent = sms
+    attempt.save(
+        update_fields=["state", "finished_at", "lease_expires_at", "result_code", "result_detail", "sms_sent"]
+    )
+
+
+def _migration_start(migration: MigrationAttempt, now: datetime) -> None:
+    migration.outcome = MigrationOutcome.IN_PROGRESS
+    migration.started_at = now
+    migration.stage_reached = Stage.PRE_MIGRATION if migration.kind == AttemptKind.FIRMWARE_UPGRADE else Stage.COMMUNICATIONS
+    migration.save(update_fields=["outcome", "started_at", "stage_reached"])
+    installation = lock_installation(migration.installation_id)
+    if installation.migration_status != MigrationStatus.PARTIALLY_MIGRATED:
+        installation.migration_status = MigrationStatus.IN_PROGRESS
+        installation.save(update_fields=["migration_status", "updated_at"])
+    cases = driven_cases(migration)
+    for case in cases:
+        if case.state == CaseState.RETRY_SCHEDULED:
+            fire(case, "start_retry", note=f"Migration attempt {migration.number} started.")
+    record_on_cases(
+        cases,
+        body=f"{migration.get_kind_display()} attempt {migration.number} started: first session attempt running.",
+        data={"migration_attempt": migration.pk, "number": migration.number},
+    )
+
+
+def after_session(attempt: SessionAttempt, *, result: SessionResult, now: datetime) -> None:
+    """The next step after a finished session attempt (caller holds the attempt's lock)."""
+    migration = MigrationAttempt.objects.select_for_update().select_related("policy", "installation").get(
+        pk=attempt.migration_attempt_id
+    )
+    migration.sms_sent += attempt.sms_sent
+    migration.save(update_fields=["sms_sent"])
+    if not migration.is_open:
+        return  # cancelled meanwhile: the result is recorded on the session attempt only
+    if result.status == SessionStatus.CONNECTED:
+        _migration_connected(migration, result, now)
+        return
+    policy = migration.policy
+    budget_left = policy.sms_budget_per_installation - sms_used(migration.installation)
+    due = next_session_due(
+        policy,
+        window_end_at=migration.window_end,
+        failed_number=attempt.number,
+        finished_at=now,
+        rng=random.Random(f"{attempt.pk}:{attempt.number}"),
+    )
+    if due is not None and budget_left >= policy.wake_sms_per_attempt:
+        SessionAttempt.objects.create(
+            migration_attempt=migration,
+            installation_id=migration.installation_id,
+            cohort=attempt.cohort,
+            number=attempt.number + 1,
+            due_at=due,
+            timeout_seconds=policy.session_timeout_seconds,
+            policy=policy,
+            policy_revision=policy.revision,
+        )
+        return
+    reason = "SMS budget used up" if budget_left < policy.wake_sms_per_attempt else "session attempts in the window exhausted"
+    _migration_failed(
+        migration,
+        check_code=WINDOW_FAILURE_CHECK[AttemptKind(migration.kind)],
+        stage=migration.stage_reached or Stage.COMMUNICATIONS,
+        detail=f"No session with the CH: {reason}. {_summary(migration)}",
+        now=now,
+        budget_spent=budget_left < policy.wake_sms_per_attempt,
+    )
+
+
+def _summary(migration: MigrationAttempt) -> str:
+    parts = [
+        f"#{n} {state.lower()}{f' ({code})' if code else ''}"
+        for n, state, code in migration.session_attempts.order_by("number").values_list("number", "state", "result_code")
+    ]
+    return "Session attempts: " + ", ".join(parts) + "."
+
+
+def _migration_connected(migration: MigrationAttempt, result: SessionResult, now: datetime) -> None:
+    installation = lock_installation(migration.installation_id)
+    if migration.kind == AttemptKind.FIRMWARE_UPGRADE:
+        migration.outcome, migration.finished_at, migration.stage_reached = MigrationOutcome.SUCCEEDED, now, Stage.PRE_MIGRATION
+        migration.detail = "Firmware upgraded."
+        migration.save(update_fields=["outcome", "finished_at", "stage_reached", "detail"])
+        cases = driven_cases(migration)
+        record_on_cases(
+            cases,
+            body=f"Firmware upgrade attempt {migration.number} succeeded; migration follows.",
+            data={"migration_attempt": migration.pk, "outcome": migration.outcome},
+        )
+        migration_finished.send(sender=MigrationAttempt, attempt=migration)
+        reschedule_after(
+            attempt=migration,
+            failed_at=now,
+            cases=cases,
+            kind=AttemptKind.MIGRATION,
+            delay_working_days=migration.policy.migration_after_firmware_working_days,
+        )
+        return
+
+    later = result.later_stage_check
+    if not later:
+        migration.outcome, migration.stage_reached = MigrationOutcome.SUCCEEDED, Stage.COMMISSIONING
+        migration.finished_at, migration.detail = now, "Migrated."
+        migration.save(update_fields=["outcome", "finished_at", "stage_reached", "detail"])
+        installation.migration_status = MigrationStatus.MIGRATED
+        installation.save(update_fields=["migration_status", "updated_at"])
+        cases = driven_cases(migration)
+        record_on_cases(
+            cases,
+            body=f"Migration attempt {migration.number} succeeded: the installation migrated. {_summary(migration)}",
+            data={"migration_attempt": migration.pk, "outcome": migration.outcome},
+        )
+        for case in cases:
+            fire(case, "resolve", note=f"Migrated on attempt {migration.number}.")
+        migration_finished.send(sender=MigrationAttempt, attempt=migration)
+        return
+
+    check = Check.objects.filter(code=later).first()
+    stage = check.stage if check else Stage.COMMUNICATIONS
+    if later == "GT01":
+        # Gas HAN error: electricity migrated, gas excluded until a site visit fixes the HAN.
+        migration.outcome, migration.stage_reached, migration.failure_check = MigrationOutcome.PARTIAL, stage, check
+        migration.finished_at, migration.detail = now, "Electricity migrated; gas excluded (GT01)."
+        migration.save(update_fields=["outcome", "finished_at", "stage_reached", "failure_check", "detail"])
+        installation.migration_status = MigrationStatus.PARTIALLY_MIGRATED
+        installation.save(update_fields=["migration_status", "updated_at"])
+        cases = driven_cases(migration)
+        gas_case = raise_failure(attempt=migration, check_code="GT01", detail=migration.detail, stage=stage)
+        record_on_cases(
+            [*cases, *([gas_case] if gas_case else [])],
+            body=f"Migration attempt {migration.number} partly succeeded: electricity migrated, gas excluded (GT01).",
+            data={"migration_attempt": migration.pk, "outcome": migration.outcome, "check": "GT01"},
+        )
+        for case in cases:
+            if gas_case is not None and case.pk == gas_case.pk:
+                continue
+            fire(case, "resolve_partial", note="Electricity migrated; gas excluded (GT01).")
+        if gas_case is not None:
+            case = Case.objects.get(pk=gas_case.pk)
+            if case.state == CaseState.RETRY_SCHEDULED:
+                case = fire(case, "start_retry") or case
+            if case.state == CaseState.RETRYING:
+                fire(case, "retry_failed", note="Gas HAN still failing (GT01).")
+        migration_finished.send(sender=MigrationAttempt, attempt=migration)
+        return
+
+    _migration_failed(
+        migration,
+        check_code=later,
+        stage=stage,
+        detail=f"Session established; migration failed at {Stage(stage).label.lower()} ({later}).",
+        now=now,
+    )
+
+
+def _migration_failed(
+    migration: MigrationAttempt, *, check_code: str, stage: str, detail: str, now: datetime, budget_spent: bool = False
+) -> None:
+    """The window failed: record it, raise the case, reschedule or propose exclusion."""
+    installation = lock_installation(migration.installation_id)
+    check = Check.objects.filter(code=check_code).first()
+    migration.outcome, migration.finished_at, migration.stage_reached = MigrationOutcome.FAILED, now, stage
+    migration.failure_check, migration.detail = check, detail
+    migration.save(update_fields=["outcome", "finished_at", "stage_reached", "failure_check", "detail"])
+    installation.migration_attempt_count += 1
+    installation.migration_status = MigrationStatus.ROLLED_BACK if stage in BEFORE_CREDENTIALS else MigrationStatus.FAILED
+    if installation.migration_status == MigrationStatus.ROLLED_BACK and migration.kind == AttemptKind.FIRMWARE_UPGRADE:
+        installation.migration_status = MigrationStatus.FAILED
+    installation.save(update_fields=["migration_attempt_count", "migration_status", "updated_at"])
+    migration.installation = installation
+
+    raised = raise_failure(attempt=migration, check_code=check_code, detail=detail, stage=stage)
+    cases = driven_cases(migration)
+    for case in cases:
+        if case.state == CaseState.RETRY_SCHEDULED:
+            fire(case, "start_retry")
+    for case in driven_cases(migration):
+        if case.state == CaseState.RETRYING:
+            fire(case, "retry_failed", note=f"Migration attempt {migration.number} failed ({check_code}).")
+    involved = [*cases, *([raised] if raised is not None else [])]
+    record_on_cases(
+        involved,
+        body=f"{migration.get_kind_display()} attempt {migration.number} failed ({check_code}): {detail}",
+        data={
+            "migration_attempt": migration.pk,
+            "number": migration.number,
+            "outcome": migration.outcome,
+            "check": check_code,
+            "failed_attempts": installation.migration_attempt_count,
+        },
+    )
+    migration_finished.send(sender=MigrationAttempt, attempt=migration)
+
+    policy = migration.policy
+    auto = check is not None and (check.category in AUTO_RESCHEDULE_CATEGORIES or check.code in AUTO_RESCHEDULE_CHECKS)
+    if attempts_exhausted(policy, installation.migration_attempt_count) or budget_spent:
+        _attempts_exhausted(migration, installation, raised, involved)
+    elif auto:
+        reschedule_after(attempt=migration, failed_at=now, cases=involved)
+    else:
+        record_on_cases(
+            involved,
+            body=f"Not rescheduled automatically: {check_code} needs correcting first; request a retry when it is.",
+            data={"migration_attempt": migration.pk, "check": check_code},
+        )
+
+
+def _attempts_exhausted(migration: MigrationAttempt, installation, raised: Case | None, involved: list[Case]) -> None:  # type: ignore[no-untyped-def]
+    from cases.domain import EventKind
+
+    limit = migration.policy.migration_attempts_before_exclusion
+    if installation.installation_type == InstallationType.DORMANT:
+        # MEHR.md §6: ask the supplier to state that the meter cannot be migrated (→ PM005 → exclusion).
+        record_on_cases(
+            involved,
+            kind=EventKind.NOTIFICATION,
+            body=f"Dormant retry policy exhausted after {installation.migration_attempt_count} failed attempts: "
+            "the Responsible Supplier is asked to state whether the meter can be migrated.",
+            data={"migration_attempt": migration.pk, "request": "supplier_statement", "limit": limit},
+        )
+        return
+    target = raised or next((c for c in involved if c.is_open), None)
+    if target is None:
+        return
+    target = Case.objects.get(pk=target.pk)
+    if target.state in (CaseState.EXCLUSION_PROPOSED, CaseState.ESCALATED) or not target.is_open:
+        return
+    fire(
+        target,
+        "propose_exclusion",
+        note=f"{installation.migration_attempt_count} migration attempts failed (limit {limit}).",
+        excluded_category=ExcludedCategory.MIGRATION_ATTEMPTS_EXHAUSTED,
+    )
+
+
+def session_attempts_reap(*, now: datetime | None = None, batch_size: int = 500) -> dict[str, int]:
+    """Return expired claims to SCHEDULED (never started: safe to run) and time out expired runs
+    (the worker died mid-call: the S1SP may have been contacted, so it is never run again)."""
+    now = now or timezone.now()
+    returned = 0
+    with transaction.atomic():
+        stale = list(
+            SessionAttempt.objects.select_for_update(skip_locked=True)
+            .filter(state=SessionState.CLAIMED, lease_expires_at__lt=now)
+            .values_list("pk", flat=True)[:batch_size]
+        )
+        if stale:
+            returned = SessionAttempt.objects.filter(pk__in=stale, state=SessionState.CLAIMED).update(
+                state=SessionState.SCHEDULED, claim_token=None, lease_expires_at=None
+            )
+    timed_out = 0
+    candidates = list(
+        SessionAttempt.objects.filter(state=SessionState.RUNNING, lease_expires_at__lt=now).values_list("pk", flat=True)[
+            :batch_size
+        ]
+    )
+    for pk in candidates:
+        with transaction.atomic():
+            attempt = (
+                SessionAttempt.objects.select_for_update(skip_locked=True)
+                .filter(pk=pk, state=SessionState.RUNNING, lease_expires_at__lt=now)
+                .first()
+            )
+            if attempt is None:
+                continue
+            result = SessionResult(
+                SessionStatus.NO_RESPONSE, code="LEASE_EXPIRED", detail="The worker running it was lost."
+            )
+            # The wake SMS were probably sent: count them against the budget.
+            sms = attempt.policy.wake_sms_per_attempt
+            _finish(attempt, state=SessionState.TIMED_OUT, code=result.code, detail=result.detail, sms=sms, now=now)
+            after_session(attempt, result=result, now=now)
+            timed_out += 1
+    return {"returned": returned, "timed_out": timed_out}
