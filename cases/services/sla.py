@@ -241,7 +241,9 @@ def sla_on_event(*, event: CaseEvent, now: datetime | None = None) -> list[str]:
             if (clock.running_since, clock.stopped_at, clock.met_at) != before:
                 clock.updated_at = now
                 clock.save()
-    if changes:
+    # Clocks starting with the case itself are implied by "Raised" (and kept as intervals); every
+    # later start, pause, resume, met and stop is recorded on the case.
+    if changes and event.kind != EventKind.RAISED:
         event_record(
             case=case,
             kind=EventKind.SLA,

@@ -38,8 +38,9 @@ def test_raising_starts_the_dcc_clocks_with_working_day_deadlines(installation, 
     # Monday 09:00 + 5 working days (whole days) → the next Monday 09:00; warned one working day before.
     assert response.due_at == datetime(2026, 11, 30, 9, 0, tzinfo=LONDON)
     assert response.warn_at == datetime(2026, 11, 27, 9, 0, tzinfo=LONDON)
-    event = CaseEvent.objects.filter(case=case, kind=EventKind.SLA).get()
-    assert "DCC response clock started" in event.body
+    # The start is implied by the Raised event (no extra SLA event), and kept as a running interval.
+    assert not CaseEvent.objects.filter(case=case, kind=EventKind.SLA).exists()
+    assert SlaInterval.objects.filter(clock=response, ended_at__isnull=True).get().started_at == MONDAY_9
 
 
 def test_check_targets_and_dcc_non_working_days_move_the_deadline(installation, check) -> None:
