@@ -71,6 +71,9 @@ class SlaClock(models.Model):
     def is_running(self) -> bool:
         return self.running_since is not None
 
+    def get_status_display(self) -> str:
+        return ClockStatus(self.status).label
+
     @property
     def status(self) -> str:
         if self.met_at:

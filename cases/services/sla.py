@@ -22,7 +22,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
@@ -138,6 +138,16 @@ def cases_sla_breached(qs: QuerySet[Case], *, now: datetime | None = None, breac
     now = now or timezone.now()
     hit = SlaClock.objects.filter(Q(breached_at__isnull=False) | Q(due_at__lte=now, stopped_at__isnull=True))
     return qs.filter(pk__in=hit.values("case_id")) if breached else qs.exclude(pk__in=hit.values("case_id"))
+
+
+def with_sla_columns(qs: QuerySet[Case], *, now: datetime | None = None) -> QuerySet[Case]:
+    """Annotate a page of cases with ``sla_breached`` and ``sla_due_at`` (the next running deadline)."""
+    now = now or timezone.now()
+    clocks = SlaClock.objects.filter(case=OuterRef("pk"))
+    return qs.annotate(
+        sla_breached=Exists(clocks.filter(Q(breached_at__isnull=False) | Q(due_at__lte=now, stopped_at__isnull=True))),
+        sla_due_at=Subquery(clocks.filter(due_at__isnull=False).order_by("due_at").values("due_at")[:1]),
+    )
 
 
 # --- moving clocks with the case -----------------------------------------------------------------
@@ -396,4 +406,5 @@ __all__ = [
     "sla_recompute_running",
     "sla_scan",
     "waiting_party",
+    "with_sla_columns",
 ]

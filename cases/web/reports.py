@@ -18,9 +18,7 @@ from cases.domain import DCC_ROLES, USER_ROLES, CaseState
 from cases.errors import ServiceError
 from cases.models import DailyReport, Organisation
 from cases.models.notifications import NotificationEvent
-from cases.queue_filters import cases_filter
 from cases.roles import organisation_of, role_of
-from cases.selectors import cases_visible_to
 from cases.services.export import cases_export_csv
 from cases.services.imports import exception_events_import
 from cases.services.notifications import (
@@ -29,6 +27,9 @@ from cases.services.notifications import (
     notification_preferences_set,
 )
 from cases.services.reports import daily_reports_visible_to, report_csv
+
+from .common import browser_view
+from .queue import QueueFilterForm, filtered_cases
 
 
 def base_template() -> str:
@@ -100,13 +101,16 @@ def daily_report_csv(request: HttpRequest) -> HttpResponse:
 
 
 # --- streaming export of a filtered queue ----------------------------------------------------------
-@login_required
 @require_GET
+@browser_view
 def cases_export(request: HttpRequest) -> HttpResponse:
-    try:
-        qs = cases_filter(cases_visible_to(request.user), request.GET)
-    except ServiceError as exc:
-        return HttpResponse(exc.message, status=exc.status, content_type="text/plain; charset=utf-8")
+    """The queue's own filters (the same form and query), streamed: what you see is what you get."""
+    form = QueueFilterForm({k: v for k, v in request.GET.items() if k != "page"} or None,
+                           actor=request.actor)  # type: ignore[attr-defined]
+    if form.is_bound and not form.is_valid():
+        lines = [f"{name}: {' '.join(errs)}" for name, errs in form.errors.items()]
+        return HttpResponse("\n".join(lines), status=400, content_type="text/plain; charset=utf-8")
+    qs, _ = filtered_cases(request.actor, form.cleaned_data if form.is_bound else {})  # type: ignore[attr-defined]
     response = StreamingHttpResponse(cases_export_csv(qs), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="mehr-cases-{timezone.now():%Y%m%d-%H%M}.csv"'
     return response

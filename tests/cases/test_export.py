@@ -75,3 +75,19 @@ def test_api_export_and_bad_filters(client, people, queue) -> None:
     assert set(bad.json()["errors"]) == {"state", "raised_from"}
     client.logout()
     assert client.get("/api/v1/cases/export.csv").status_code in (401, 403)
+
+
+def test_queue_has_sla_filter_column_and_export_link(client, people, queue) -> None:
+    mine, _ = queue
+    SlaClock.objects.filter(case=mine[0]).update(breached_at="2026-01-01T00:00:00Z")
+    client.force_login(people[Role.USER_AGENT])
+    page = client.get("/", {"sla": "breached"})
+    html = page.content.decode()
+    assert [c.pk for c in page.context["cases"]] == [mine[0].pk]
+    assert "Breached" in html and 'href="/cases/export.csv?sla=breached"' in html
+    # The export honours exactly the queue's filters.
+    rows = _rows(client.get("/cases/export.csv", {"sla": "breached"}).streaming_content)
+    assert [r["reference"] for r in rows] == [mine[0].reference]
+    assert client.get("/cases/export.csv", {"state": "NOPE"}).status_code == 400
+    detail = client.get(f"/cases/{mine[0].reference}/").content.decode()
+    assert "SLA clocks" in detail and "DCC resolution" in detail
