@@ -4,10 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
-from cases.domain import DCC_ROLES, USER_ROLES, Role, Visibility
-from cases.models import Attachment, Case, CaseEvent, Installation
+from cases.domain import DCC_ROLES, USER_ROLES, OrganisationKind, Role, Visibility
+from cases.models import (
+    Attachment,
+    Case,
+    CaseEvent,
+    CaseOccurrence,
+    ChecklistItem,
+    Device,
+    Installation,
+    Membership,
+    Organisation,
+)
 from cases.roles import organisation_of, role_of
 
 
@@ -80,3 +90,67 @@ def case_get_visible(*, user: Any, reference: str | int) -> Case:
     if case is None:
         raise NotFound(f"No case {reference}.")
     return case
+
+
+def devices_visible_to(user: Any) -> QuerySet[Device]:
+    everything, supplier_id = _supplier_filter(user)
+    qs = Device.objects.all()
+    if everything:
+        return qs
+    if supplier_id is None:
+        return qs.none()
+    return qs.filter(installation__responsible_supplier_id=supplier_id)
+
+
+def occurrences_visible_to(user: Any) -> QuerySet[CaseOccurrence]:
+    everything, supplier_id = _supplier_filter(user)
+    qs = CaseOccurrence.objects.all()
+    if everything:
+        return qs
+    if supplier_id is None:
+        return qs.none()
+    return qs.filter(case__supplier_id=supplier_id)
+
+
+def checklist_items_visible_to(user: Any) -> QuerySet[ChecklistItem]:
+    everything, supplier_id = _supplier_filter(user)
+    qs = ChecklistItem.objects.all()
+    if everything:
+        return qs
+    if supplier_id is None:
+        return qs.none()
+    return qs.filter(case__supplier_id=supplier_id)
+
+
+def organisations_visible_to(user: Any) -> QuerySet[Organisation]:
+    """DCC sees every organisation; a User sees its own and the non-supplier parties (DCC, SMSOs, DCO)."""
+    everything, supplier_id = _supplier_filter(user)
+    qs = Organisation.objects.all()
+    if everything:
+        return qs
+    if supplier_id is None:
+        return qs.none()
+    return qs.filter(Q(pk=supplier_id) | ~Q(kind=OrganisationKind.USER))
+
+
+def memberships_visible_to(user: Any) -> QuerySet[Membership]:
+    everything, supplier_id = _supplier_filter(user)
+    qs = Membership.objects.all()
+    if everything:
+        return qs
+    if supplier_id is None:
+        return qs.none()
+    return qs.filter(organisation_id=supplier_id)
+
+
+def users_visible_to(user: Any) -> QuerySet:
+    """DCC sees every account; a User sees only the accounts of its own organisation."""
+    from django.contrib.auth import get_user_model
+
+    everything, supplier_id = _supplier_filter(user)
+    qs = get_user_model().objects.all()
+    if everything:
+        return qs
+    if supplier_id is None:
+        return qs.none()
+    return qs.filter(membership__organisation_id=supplier_id)

@@ -1,0 +1,70 @@
+"""Run every benchmark present under bench/, in order, each with its own arguments (`make bench`).
+
+Usage: python bench/run_all.py [--only NAME ...] [--skip NAME ...] [--list] [--quick]
+
+Each script appends its own dated section to docs/PERFORMANCE.md (bench.common.append_section).
+A script that is not there yet is reported and skipped; a failing script does not stop the others,
+but makes the exit status 1. ``--quick`` runs the small variants (for a smoke run, not for figures).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# (module under bench/, full-run arguments, quick-run arguments). The order matters: the dataset
+# benchmark builds the data the later ones read.
+SCRIPTS: list[tuple[str, list[str], list[str]]] = [
+    ("dataset", [], ["--quick"]),
+    ("ingest", [], ["--quick"]),
+    ("scheduler", [], []),
+    ("dispatch", [], ["--quick"]),
+    ("api", [], []),
+    ("ui", [], []),
+    ("reports", [], []),
+    ("overhead", [], ["--quick"]),
+    ("growth", [], ["--quick"]),
+    ("load", [], ["--quick"]),
+    ("faults", [], ["--quick"]),
+    ("queues", [], ["--quick"]),
+]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", nargs="*", default=[])
+    parser.add_argument("--skip", nargs="*", default=[])
+    parser.add_argument("--list", action="store_true")
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    failed: list[str] = []
+    for name, full, quick in SCRIPTS:
+        present = (ROOT / "bench" / f"{name}.py").exists()
+        if args.list:
+            print(f"{name:12} {'present' if present else 'missing'}  args: {' '.join(quick if args.quick else full)}")
+            continue
+        if (args.only and name not in args.only) or name in args.skip:
+            continue
+        if not present:
+            print(f"bench: {name}.py is not there yet, skipped", flush=True)
+            continue
+        command = [sys.executable, "-m", f"bench.{name}", *(quick if args.quick else full)]
+        print(f"\n=== bench: {' '.join(command[1:])}", flush=True)
+        t0 = time.perf_counter()
+        code = subprocess.call(command, cwd=ROOT)
+        print(f"=== bench: {name} finished with {code} in {time.perf_counter() - t0:.0f} s", flush=True)
+        if code:
+            failed.append(name)
+    if failed:
+        print(f"bench: failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
