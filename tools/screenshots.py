@@ -58,6 +58,13 @@ def capture(base: str, out: Path, data: dict) -> None:
     out.mkdir(parents=True, exist_ok=True)
     awaiting_user = Case.objects.filter(state="AWAITING_USER", supplier__code="northwind").order_by("pk").first()
     raised = Case.objects.filter(state="RAISED").order_by("pk").first()
+    from django.db.models import Count
+
+    from retries.models import SessionAttempt
+
+    busiest = (
+        SessionAttempt.objects.values("installation_id").annotate(n=Count("id")).order_by("-n").first() or {}
+    ).get("installation_id", awaiting_user.installation_id)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
 
@@ -85,7 +92,7 @@ def capture(base: str, out: Path, data: dict) -> None:
         page.screenshot(path=str(out / "case-dcc-triage.png"), full_page=True)
         page.goto(f"{base}/dashboard/")
         page.screenshot(path=str(out / "dashboard-dcc.png"), full_page=True)
-        page.goto(f"{base}/installations/{awaiting_user.installation_id}/")
+        page.goto(f"{base}/installations/{busiest}/")
         page.screenshot(path=str(out / "installation.png"), full_page=True)
         ctx.close()
 

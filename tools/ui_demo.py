@@ -131,4 +131,41 @@ def build(seed: int = 7) -> dict[str, object]:
                                    excluded_category=ExcludedCategory.NO_WAN_DURING_MIGRATION, note="Five windows without WAN.")
         elif shape == 8:
             case = case_transition(case=case, transition="await_dcc", actor=op)
+    _retry_history(rng, installations[:24], people["priya.shah"])
     return {"people": people, "cases": cases}
+
+
+def _retry_history(rng: random.Random, installations: list[Installation], operator: object) -> None:
+    """Migration and session attempts run through the engine with the S1SP simulator, then moved
+    back in time so the charts show a fortnight of history."""
+    from django.db.models import F
+
+    from retries.models import MigrationAttempt, SessionAttempt, SessionState
+    from retries.s1sp.simulator import S1SPSimulator
+    from retries.services import migration_schedule
+    from retries.services.claiming import claim_batch
+    from retries.services.running import session_attempt_run
+
+    for n, inst in enumerate(installations):
+        mode = ["CONNECT", "NEVER_ANSWER", "REFUSE", "CONNECT", "RANDOM"][n % 5]
+        simulator = S1SPSimulator(latency=0.0, seed=n, default_mode=mode, time_scale=0.0)
+        if not MigrationAttempt.objects.filter(installation=inst, outcome__in=["SCHEDULED", "IN_PROGRESS"]).exists():
+            try:
+                migration_schedule(installation=inst, actor=operator, reason="Scheduled from the MCC queue")
+            except Exception:
+                continue
+        for _ in range(12):
+            nxt = SessionAttempt.objects.filter(installation=inst, state=SessionState.SCHEDULED).order_by("due_at").first()
+            if nxt is None or rng.random() < 0.08:
+                break
+            for item in claim_batch(now=nxt.due_at):
+                session_attempt_run(attempt_id=item.pk, claim_token=item.token, worker="demo", client=simulator)
+        back = timedelta(days=rng.randrange(0, 13), hours=rng.randrange(0, 10))
+        MigrationAttempt.objects.filter(installation=inst).update(
+            window_start=F("window_start") - back, window_end=F("window_end") - back, created_at=F("created_at") - back,
+        )
+        MigrationAttempt.objects.filter(installation=inst, started_at__isnull=False).update(started_at=F("started_at") - back)
+        MigrationAttempt.objects.filter(installation=inst, finished_at__isnull=False).update(finished_at=F("finished_at") - back)
+        SessionAttempt.objects.filter(installation=inst).update(due_at=F("due_at") - back)
+        SessionAttempt.objects.filter(installation=inst, started_at__isnull=False).update(started_at=F("started_at") - back)
+        SessionAttempt.objects.filter(installation=inst, finished_at__isnull=False).update(finished_at=F("finished_at") - back)

@@ -147,7 +147,12 @@ def render_detail(
         if form.spec.name == open_action:
             form.open = True
             errors = action_errors or {}
-            form.errors = [action_message] if action_message else []
+            field_names = {f.name for f in form.fields} | {"note"}
+            if errors and set(errors) <= field_names:
+                # The fields carry their own messages; the raw summary would repeat them.
+                form.errors = ["Check the fields marked below."]
+            else:
+                form.errors = [action_message] if action_message else []
             form.note_errors = errors.get("note", [])
             posted = posted or {}
             form.note_value = posted.get("note", "")

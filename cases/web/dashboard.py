@@ -150,5 +150,7 @@ def build_dashboard(user: Any) -> dict[str, Any]:
 @browser_view
 def dashboard(request: HttpRequest) -> HttpResponse:
     actor: Actor = request.actor  # type: ignore[attr-defined]
-    context = {"actor": actor, **build_dashboard(request.user)}
+    from .retry_views import dashboard_retry_context
+
+    context = {"actor": actor, **build_dashboard(request.user), **dashboard_retry_context(request.user, actor)}
     return render(request, "cases/dashboard.html", context)

@@ -15,10 +15,16 @@ from .common import Actor, browser_view, not_found
 
 def installation_summary(installation: Installation, user: Any) -> dict[str, Any]:
     """What the case page shows about the installation (devices, attempts)."""
+    from retries.selectors import migration_attempts_visible_to
+
     return {
         "obj": installation,
         "devices": list(installation.devices.all()),
         "attempt_limit": _attempt_limit(),
+        # The newest few migration attempts, for the case page's summary.
+        "recent_attempts": list(
+            migration_attempts_visible_to(user).filter(installation=installation).select_related("failure_check").order_by("-number")[:5]
+        ),
     }
 
 
@@ -45,9 +51,12 @@ def installation_detail(request: HttpRequest, pk: int) -> HttpResponse:
         .select_related("check_type", "assignee")
         .order_by("-raised_at", "-id")[:200]
     )
+    from .retry_views import installation_retry_context
+
     context = {
         "actor": actor,
         "installation": installation_summary(installation, request.user),
         "cases": cases,
+        **installation_retry_context(installation, request.user, actor),
     }
     return render(request, "cases/installation_detail.html", context)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import auth, case_detail, dashboard, installation, queue
+from . import auth, case_detail, dashboard, installation, queue, retry_views
 
 urlpatterns = [
     path("", queue.queue, name="queue"),
@@ -12,6 +12,10 @@ urlpatterns = [
     path("cases/<str:reference>/checklist/<int:order>/", case_detail.case_tick_view, name="case_tick"),
     path("attachments/<int:pk>/", case_detail.attachment_download, name="attachment_download"),
     path("installations/<int:pk>/", installation.installation_detail, name="installation_detail"),
+    path("installations/<int:pk>/retries/schedule/", retry_views.retry_schedule_view, name="retry_schedule"),
+    path("installations/<int:pk>/retries/cancel/", retry_views.retry_cancel_view, name="retry_cancel"),
+    path("installations/<int:pk>/retries/pause/", retry_views.retry_pause_view, name="retry_pause"),
+    path("installations/<int:pk>/retries/resume/", retry_views.retry_resume_view, name="retry_resume"),
     path("dashboard/", dashboard.dashboard, name="dashboard"),
     path("accounts/login/", auth.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth.LogoutView.as_view(), name="logout"),
