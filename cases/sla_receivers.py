@@ -11,13 +11,12 @@ from typing import Any
 from django.dispatch import receiver
 
 from cases.models import CaseEvent
+from cases.services.notifications import notifications_on_event
+from cases.services.sla import sla_on_event  # also connects the NonWorkingDay receivers
 from cases.signals import case_event_recorded
 
 
 @receiver(case_event_recorded, sender=CaseEvent, dispatch_uid="cases.sla_and_notifications")
 def on_case_event(sender: Any, event: CaseEvent, **kwargs: Any) -> None:
-    from cases.services.notifications import notifications_on_event
-    from cases.services.sla import sla_on_event
-
     sla_on_event(event=event)
     notifications_on_event(event=event)

@@ -20,6 +20,14 @@ def sla_scan() -> dict:
     return _sla_scan().as_dict()
 
 
+@shared_task(name="cases.tasks.sla_recompute")
+def sla_recompute() -> int:
+    """Enqueued when DCC non-working days change: move the deadlines of running clocks."""
+    from cases.services.sla import sla_recompute_running
+
+    return sla_recompute_running()
+
+
 @shared_task(name="cases.tasks.notifications_send")
 def notifications_send(pk: int) -> dict:
     """Enqueued on commit after an outbox row is written: send it now if still due."""

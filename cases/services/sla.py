@@ -276,17 +276,19 @@ class ScanResult:
         return {"warned": self.warned, "breached": self.breached, "escalated": self.escalated}
 
 
-def _claim_cases(candidates: QuerySet[SlaClock], batch_size: int) -> list[Case]:
-    """Lock the cases of due clocks (case rows first, as every service does), skipping locked ones."""
+def _claim_cases(candidates: QuerySet[SlaClock], batch_size: int) -> tuple[list[Case], bool]:
+    """Lock the cases of due clocks (case rows first, as every service does), skipping locked ones.
+    Also says whether the batch was full (there may be more due clocks)."""
     case_ids = list(candidates.values_list("case_id", flat=True)[:batch_size])
     if not case_ids:
-        return []
-    return list(
+        return [], False
+    cases = list(
         Case.objects.select_for_update(of=("self",), skip_locked=True)
         .select_related("check_type", "supplier")
         .filter(pk__in=set(case_ids))
         .order_by("pk")
     )
+    return cases, len(case_ids) == batch_size
 
 
 def sla_scan(*, now: datetime | None = None, batch_size: int | None = None) -> ScanResult:
@@ -308,7 +310,7 @@ def sla_scan(*, now: datetime | None = None, batch_size: int | None = None) -> S
                     if phase == "breach"
                     else SlaClock.objects.filter(warned_at__isnull=True, warn_at__lte=now).order_by("warn_at")
                 )
-                cases = _claim_cases(due, batch_size)
+                cases, full = _claim_cases(due, batch_size)
                 for case in cases:
                     clocks = list(due.filter(case=case).select_for_update())
                     raised = False  # several clocks breaching together raise the priority once
@@ -317,7 +319,9 @@ def sla_scan(*, now: datetime | None = None, batch_size: int | None = None) -> S
                             raised = _breach(case, clock, now, cal, notify_only, result, raised)
                         else:
                             _warn(case, clock, now, cal, result)
-            if len(cases) < batch_size or not cases:
+            # Stop when the batch was not full, or when every due case is locked by someone else
+            # (the next tick will find them).
+            if not full or not cases:
                 break
     return result
 
@@ -382,18 +386,48 @@ def _breach(
     return already_raised
 
 
-def sla_recompute_running(*, now: datetime | None = None) -> int:
-    """Recompute the deadlines of running clocks (after DCC non-working days change)."""
+def sla_recompute_running(*, now: datetime | None = None, batch_size: int = 2000) -> int:
+    """Recompute the deadlines of running clocks after DCC non-working days change (a rare admin
+    action; run by a task enqueued when a NonWorkingDay is saved or deleted)."""
+    global _CALENDAR
+    _CALENDAR = None
     now = now or timezone.now()
     cal = working_calendar()
+    changed: list[SlaClock] = []
     count = 0
-    for clock in SlaClock.objects.filter(running_since__isnull=False).iterator(chunk_size=1000):
+    for clock in SlaClock.objects.filter(running_since__isnull=False).only(
+        "pk", "target_days", "banked_seconds", "running_since", "due_at", "warn_at", "warned_at"
+    ).iterator(chunk_size=batch_size):
         due, warn = clock.due_at, clock.warn_at
         _deadlines(clock, now, cal)
         if (due, warn) != (clock.due_at, clock.warn_at):
-            SlaClock.objects.filter(pk=clock.pk).update(due_at=clock.due_at, warn_at=clock.warn_at)
-            count += 1
+            changed.append(clock)
+        if len(changed) >= batch_size:
+            SlaClock.objects.bulk_update(changed, ["due_at", "warn_at"])
+            count += len(changed)
+            changed = []
+    if changed:
+        SlaClock.objects.bulk_update(changed, ["due_at", "warn_at"])
+        count += len(changed)
     return count
+
+
+def _non_working_days_changed(**kwargs: Any) -> None:
+    def enqueue() -> None:
+        from cases.tasks import sla_recompute
+
+        try:
+            sla_recompute.delay()
+        except Exception:  # broker down: deadlines move at the next change or by hand
+            import logging
+
+            logging.getLogger(__name__).warning("could not enqueue sla_recompute", exc_info=True)
+
+    transaction.on_commit(enqueue)
+
+
+post_save.connect(_non_working_days_changed, sender=NonWorkingDay, dispatch_uid="sla_recompute_save")
+post_delete.connect(_non_working_days_changed, sender=NonWorkingDay, dispatch_uid="sla_recompute_delete")
 
 
 __all__ = [

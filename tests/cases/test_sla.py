@@ -167,3 +167,28 @@ def test_recompute_after_a_new_non_working_day(installation, check) -> None:
         NonWorkingDay.objects.create(date=datetime(2026, 11, 25).date(), description="DCC day")
         assert sla_recompute_running() == 2
     assert _clock(case, Party.DCC, ClockKind.RESOLUTION).due_at == datetime(2026, 12, 1, 9, tzinfo=LONDON)
+
+
+def test_scan_works_through_every_batch(check, supplier) -> None:
+    from tests.factories import InstallationFactory
+
+    with freeze_time(MONDAY_9):
+        for n in range(3):
+            case_raise(installation=InstallationFactory(responsible_supplier=supplier), check=check, source="mcc",
+                       source_event_id=f"b{n}", occurred_at=MONDAY_9)
+    with freeze_time(datetime(2026, 12, 2, 10, tzinfo=LONDON)):
+        # Batches of one clock: two clocks per case, three cases → every clock is still breached once.
+        assert sla_scan(batch_size=1).as_dict() == {"warned": 0, "breached": 6, "escalated": 6}
+    assert not SlaClock.objects.filter(breached_at__isnull=True).exists()
+
+
+def test_changing_non_working_days_enqueues_a_recompute(django_capture_on_commit_callbacks, monkeypatch) -> None:
+    from cases import tasks
+
+    sent: list[str] = []
+    monkeypatch.setattr(tasks.sla_recompute, "delay", lambda: sent.append("recompute"))
+    with django_capture_on_commit_callbacks(execute=True):
+        day = NonWorkingDay.objects.create(date=datetime(2026, 12, 31).date(), description="DCC day")
+    with django_capture_on_commit_callbacks(execute=True):
+        day.delete()
+    assert sent == ["recompute", "recompute"]
