@@ -272,6 +272,9 @@ MEHR = {
         int(x) for x in env_list("MEHR_NOTIFY_RETRY_DELAYS_SECONDS", "30,120,600,1800,7200,21600")
     ],
     "NOTIFY_WEBHOOK_TIMEOUT_SECONDS": float(os.environ.get("MEHR_NOTIFY_WEBHOOK_TIMEOUT_SECONDS", 10)),
+    # Webhooks to loopback/private/link-local addresses are refused (SSRF) unless this is on
+    # (tests and local demos with a receiver on 127.0.0.1).
+    "NOTIFY_WEBHOOK_ALLOW_PRIVATE": env_bool("MEHR_NOTIFY_WEBHOOK_ALLOW_PRIVATE", default=False),
     # A claimed message whose worker died becomes due again after this lease.
     "NOTIFY_CLAIM_LEASE_SECONDS": int(os.environ.get("MEHR_NOTIFY_CLAIM_LEASE_SECONDS", 300)),
     "NOTIFY_BATCH_SIZE": int(os.environ.get("MEHR_NOTIFY_BATCH_SIZE", 100)),

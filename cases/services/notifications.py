@@ -287,7 +287,27 @@ def _deliver(message: OutboxMessage, result: DispatchResult, now: datetime) -> N
         result.failed += 1
 
 
+def webhook_destination_check(url: str) -> None:
+    """Refuse destinations on loopback/private/link-local networks unless allowed (SSRF guard):
+    the URL is typed by a User, the request leaves from inside DCC's network."""
+    import ipaddress
+    import socket
+    from urllib.parse import urlsplit
+
+    if settings.MEHR.get("NOTIFY_WEBHOOK_ALLOW_PRIVATE"):
+        return
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("The webhook URL must be http(s) with a host.")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    for info in socket.getaddrinfo(parts.hostname, port, proto=socket.IPPROTO_TCP):
+        address = ipaddress.ip_address(info[4][0])
+        if not address.is_global:
+            raise ValueError(f"The webhook host resolves to a non-public address ({address}); refused.")
+
+
 def _post_webhook(message: OutboxMessage) -> tuple[int, str]:
+    webhook_destination_check(message.destination)
     org_settings = NotificationSettings.objects.filter(organisation_id=message.organisation_id).first()
     secret = org_settings.webhook_secret if org_settings else ""
     if not secret:

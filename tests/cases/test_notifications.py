@@ -31,6 +31,11 @@ pytestmark = pytest.mark.django_db
 SECRET = "s3cret-shared-with-supplier-a"
 
 
+@pytest.fixture(autouse=True)
+def _local_receivers_allowed(settings):  # type: ignore[no-untyped-def]
+    settings.MEHR = {**settings.MEHR, "NOTIFY_WEBHOOK_ALLOW_PRIVATE": True}
+
+
 @pytest.fixture
 def server():  # type: ignore[no-untyped-def]
     srv = WebhookServer().start()
@@ -70,7 +75,7 @@ def _await_user(case, people):  # type: ignore[no-untyped-def]
 def test_outbox_rows_are_written_with_the_transition_and_sent_after_commit(
     installation, people, subscribed, server, enqueued, django_capture_on_commit_callbacks, settings
 ) -> None:
-    settings.MEHR = {**settings.MEHR, "NOTIFY_RETRY_DELAYS_SECONDS": [1, 2]}
+    settings.MEHR = {**settings.MEHR, "NOTIFY_RETRY_DELAYS_SECONDS": [1, 2]}  # keeps ALLOW_PRIVATE
     case = case_in_state("TRIAGED", installation=installation)
     OutboxMessage.objects.all().delete()
     with django_capture_on_commit_callbacks(execute=True):
@@ -249,3 +254,15 @@ def test_resend_needs_dcc_staff(installation, people, supplier, enqueued) -> Non
         outbox_resend(message=message, actor=people[Role.DCC_MANAGER])  # still pending
     with pytest.raises(NotPermitted):
         outbox_resend(message=message, actor=people[Role.USER_AGENT])
+
+
+def test_private_destinations_are_refused_by_default(installation, people, subscribed, server, enqueued,
+                                                      settings) -> None:
+    settings.MEHR = {**settings.MEHR, "NOTIFY_WEBHOOK_ALLOW_PRIVATE": False}
+    _webhook_only_awaiting_user(subscribed)
+    case = case_in_state("TRIAGED", installation=installation)
+    _await_user(case, people)
+    assert notifications_dispatch().failed == 1
+    assert server.received == []
+    attempt = DeliveryAttempt.objects.get(message__case=case)
+    assert "non-public address (127.0.0.1)" in attempt.error

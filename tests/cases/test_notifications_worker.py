@@ -29,7 +29,8 @@ SECRET = "worker-test-shared-secret"
 def worker(redis_url):  # type: ignore[no-untyped-def]
     db = connection.settings_dict
     url = f"postgres://{db['USER']}{':' + db['PASSWORD'] if db['PASSWORD'] else ''}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-    env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": redis_url, "DJANGO_SETTINGS_MODULE": "mehr_site.settings"}
+    env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": redis_url, "DJANGO_SETTINGS_MODULE": "mehr_site.settings",
+           "MEHR_NOTIFY_WEBHOOK_ALLOW_PRIVATE": "1"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "mehr_site", "worker", "-Q", "notifications", "-P", "solo",
          "-c", "1", "--without-gossip", "--without-mingle", "-n", f"sla-test-{os.getpid()}@%h", "-l", "warning"],
