@@ -4,7 +4,16 @@ from .calendar import NonWorkingDay
 from .cases import Attachment, Case, CaseEvent, CaseOccurrence, ChecklistItem
 from .catalogue import Check, MehrVersion, ProcedureStep
 from .installations import Device, Installation
+from .notifications import (
+    DeadLetter,
+    DeliveryAttempt,
+    NotificationPreference,
+    NotificationSettings,
+    OutboxMessage,
+)
 from .organisations import Membership, Organisation
+from .reports import CsvImport, DailyReport
+from .sla import SlaClock, SlaInterval
 from .tokens import ApiToken, IdempotencyRecord
 
 __all__ = [
@@ -15,12 +24,21 @@ __all__ = [
     "CaseOccurrence",
     "Check",
     "ChecklistItem",
+    "CsvImport",
+    "DailyReport",
+    "DeadLetter",
+    "DeliveryAttempt",
     "Device",
     "IdempotencyRecord",
     "Installation",
     "MehrVersion",
     "Membership",
     "NonWorkingDay",
+    "NotificationPreference",
+    "NotificationSettings",
     "Organisation",
+    "OutboxMessage",
     "ProcedureStep",
+    "SlaClock",
+    "SlaInterval",
 ]
