@@ -146,7 +146,9 @@ def _apply(items: Sequence[RaiseItem], valid: list[int], outcomes: list[RaiseOut
         (c.installation_id, c.check_type_id): c
         for c in Case.objects.select_for_update()
         .filter(installation_id__in=installation_ids, check_type_id__in=check_ids, state__in=OPEN_STATES)
-        .only("pk", "installation_id", "check_type_id", "occurrence_count", "first_occurred_at", "last_occurred_at")
+        .select_related("check_type")
+        .only("pk", "state", "supplier_id", "installation_id", "check_type", "occurrence_count", "first_occurred_at",
+              "last_occurred_at")
     }
 
     now = timezone.now()
@@ -236,6 +238,7 @@ def _apply(items: Sequence[RaiseItem], valid: list[int], outcomes: list[RaiseOut
             CaseEvent(
                 case=case,
                 kind=kind,
+                created_at=now,  # one instant for the whole batch (SLA deadlines are computed once)
                 actor=actor,
                 actor_organisation=organisation,
                 actor_role=role,
@@ -258,9 +261,7 @@ def _apply(items: Sequence[RaiseItem], valid: list[int], outcomes: list[RaiseOut
             for case, item in occurrence_plan
         ]
     )
-    if case_event_recorded.has_listeners(CaseEvent):
-        for event in events:
-            case_event_recorded.send(sender=CaseEvent, event=event)
+    _after_events(events, now)
 
     # e.g. missing master keys: propose exclusion straight away, as case_raise does.
     from .transitions import case_transition
@@ -287,3 +288,109 @@ class _Deferred:
 
     case: Case
     outcome: RaiseOutcome
+
+
+# --- what receivers of case_event_recorded do, set-based -------------------------------------------
+def _after_events(events: list[CaseEvent], now: datetime) -> None:
+    """The effects of ``case_event_recorded`` for the batch's RAISED and OCCURRENCE events.
+
+    Receivers get the signal per event with ``bulk=True``; the SLA-and-notifications receiver
+    (cases.sla_receivers) leaves those to this function, which does what ``sla_on_event`` and
+    ``notifications_on_event`` would do, with a constant number of queries: a new case's clocks are
+    created in bulk; an occurrence on a case whose clocks already match its state changes nothing
+    (checked in memory, as sla_on_event would); anything else, and any notification a User
+    subscribed to, goes through the per-event functions themselves.
+    """
+    if case_event_recorded.has_listeners(CaseEvent):
+        for event in events:
+            case_event_recorded.send(sender=CaseEvent, event=event, bulk=True)
+    _sla_bulk(events, now)
+    _notifications_bulk(events)
+
+
+def _clocks_aligned(clocks: dict[tuple[str, str], Any], party: str, stopped: bool) -> bool:
+    """Would sla_on_event change nothing for a non-response event (e.g. an occurrence)?"""
+    from cases.models.sla import ClockKind, ClockParty
+
+    for p in (ClockParty.DCC, ClockParty.USER):
+        for kind in (ClockKind.RESPONSE, ClockKind.RESOLUTION):
+            clock = clocks.get((p, kind))
+            if clock is None:
+                if p == party and not stopped:
+                    return False
+            elif stopped:
+                if clock.stopped_at is None:
+                    return False
+            elif p == party and clock.met_at is None:
+                if clock.stopped_at is not None or clock.running_since is None:
+                    return False
+            elif clock.running_since is not None:
+                return False
+    return True
+
+
+def _sla_bulk(events: list[CaseEvent], now: datetime) -> None:
+    from cases.models import SlaClock, SlaInterval
+    from cases.models.sla import ClockKind
+    from cases.services.sla import (
+        STOPPED_STATES,
+        _deadlines,
+        _target,
+        sla_calendar,
+        sla_on_event,
+        waiting_party,
+    )
+
+    clocks_by_case: dict[int, dict[tuple[str, str], Any]] = {}
+    for clock in SlaClock.objects.select_for_update().filter(case_id__in={e.case_id for e in events}):
+        clocks_by_case.setdefault(clock.case_id, {})[(clock.party, clock.kind)] = clock
+    cal = sla_calendar()
+    deadlines: dict[Any, tuple[Any, Any]] = {}
+    new_clocks: list[Any] = []
+    per_event: list[CaseEvent] = []
+    for event in events:
+        case = event.case
+        state = str(case.state)
+        party, stopped = waiting_party(state), state in STOPPED_STATES
+        clocks = clocks_by_case.setdefault(case.pk, {})
+        if event.kind == EventKind.RAISED and not clocks:
+            if not party or stopped:
+                continue
+            for kind in (ClockKind.RESPONSE, ClockKind.RESOLUTION):
+                clock = SlaClock(case=case, party=party, kind=kind, target_days=_target(case, kind), started_at=now)
+                if clock.target_days not in deadlines:  # the same for every clock of the batch's instant
+                    _deadlines(clock, now, cal)
+                    deadlines[clock.target_days] = (clock.due_at, clock.warn_at)
+                clock.due_at, clock.warn_at = deadlines[clock.target_days]
+                clock.running_since = now
+                clock.updated_at = now
+                clocks[(party, kind)] = clock
+                new_clocks.append(clock)
+        elif not _clocks_aligned(clocks, party, stopped):
+            per_event.append(event)
+    if new_clocks:
+        SlaClock.objects.bulk_create(new_clocks)
+        SlaInterval.objects.bulk_create([SlaInterval(clock=clock, started_at=now) for clock in new_clocks])
+    for event in per_event:
+        sla_on_event(event=event)
+
+
+def _notifications_bulk(events: list[CaseEvent]) -> None:
+    from cases.models import NotificationPreference
+    from cases.services.notifications import notification_event_for, notifications_on_event
+
+    typed = [(event, kind) for event in events if (kind := notification_event_for(event))]
+    if not typed:
+        return
+    # notifications_on_event writes nothing unless the supplier subscribed to this kind of event.
+    subscribed = set(
+        NotificationPreference.objects.filter(
+            Q(by_email=True) | Q(by_webhook=True),
+            organisation_id__in={event.case.supplier_id for event, _ in typed},
+            event__in={kind for _, kind in typed},
+            organisation__is_active=True,
+        ).values_list("organisation_id", "event")
+    )
+    for event, kind in typed:
+        if (event.case.supplier_id, kind) in subscribed:
+            notifications_on_event(event=event)

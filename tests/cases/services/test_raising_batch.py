@@ -10,7 +10,15 @@ from django.utils import timezone
 
 from cases.domain import Cohort, ExcludedCategory, Role
 from cases.errors import NotPermitted
-from cases.models import Case, CaseEvent, CaseOccurrence, Check
+from cases.models import (
+    Case,
+    CaseEvent,
+    CaseOccurrence,
+    Check,
+    NotificationPreference,
+    OutboxMessage,
+    SlaClock,
+)
 from cases.services import RaiseItem, case_raise, case_raise_batch
 from tests.factories import CheckFactory, InstallationFactory
 
@@ -63,6 +71,12 @@ def _snapshot(installations: list[Any]) -> list[tuple]:
                     tuple(case.checklist.order_by("order").values_list("order", "party", "text")),
                     tuple(sorted(events)),
                     tuple(sorted(o.split("-", 1)[1] for o in CaseOccurrence.objects.filter(case=case).values_list("source_event_id", flat=True))),
+                    tuple(
+                        (c.party, c.kind, c.target_days, c.running_since is not None, c.stopped_at is not None,
+                         c.met_at is not None, c.intervals.count())
+                        for c in SlaClock.objects.filter(case=case).order_by("party", "kind")
+                    ),
+                    OutboxMessage.objects.filter(case=case).count(),
                 )
             )
     return out
@@ -75,6 +89,8 @@ def test_batch_matches_single_event_service(supplier, people):
         "CR001": CheckFactory(code="CR001", exclusion_category=ExcludedCategory.MISSING_MASTER_KEYS, retryable=False),
         "IOC1": CheckFactory(code="IOC1", cohorts=[Cohort.IOC]),
     }
+    # Users subscribed to "case raised" get an outbox message per new case, whichever path raised it.
+    NotificationPreference.objects.create(organisation=supplier, event="CASE_RAISED", by_email=True)
     single_inst = [InstallationFactory(responsible_supplier=supplier) for _ in range(4)]
     batch_inst = [InstallationFactory(responsible_supplier=supplier) for _ in range(4)]
     actor = people[Role.DCC_INTEGRATION]
@@ -95,6 +111,8 @@ def test_batch_matches_single_event_service(supplier, people):
     ]
     assert batch_outcomes == single_outcomes
     assert _snapshot(batch_inst) == _snapshot(single_inst)
+    assert SlaClock.objects.filter(case__installation__in=batch_inst).exists()
+    assert OutboxMessage.objects.filter(case__installation__in=batch_inst).exists()
 
     # Replaying the whole batch writes nothing and reports the same cases, as duplicates.
     before = (Case.objects.count(), CaseEvent.objects.count(), CaseOccurrence.objects.count())
