@@ -262,3 +262,15 @@ def test_lifecycle_limit_comes_from_the_policy(people, installation, catalogue) 
 
     with pytest.raises(TransitionRefused):
         case_transition(case=case, transition="schedule_retry", actor=people[Role.DCC_OPERATOR])
+
+
+def test_ad_hoc_retry_is_recorded_on_and_drives_the_open_cases(installation, people, catalogue, simulator) -> None:  # type: ignore[no-untyped-def]
+    operator = people[Role.DCC_OPERATOR]
+    case = case_in_state(CaseState.AWAITING_DCC, installation=installation, check=Check.objects.get(code="CM001"))
+    attempt = migration_schedule(installation=installation, actor=operator, reason="MCC asked for another go")
+    event = CaseEvent.objects.get(case=case, kind=EventKind.RETRY)
+    assert event.actor == operator and "MCC asked for another go" in event.body
+    assert list(attempt.cases.all()) == [case]
+    run_due(simulator)
+    case.refresh_from_db()
+    assert case.state == CaseState.RESOLVED
