@@ -93,6 +93,13 @@ def session_attempt_run(*, attempt_id: int, claim_token: str, worker: str = "", 
             attempt.result_code = "MIGRATION_CLOSED"
             attempt.save(update_fields=["state", "finished_at", "lease_expires_at", "result_code"])
             return "cancelled"
+        if now >= migration.window_end:
+            # Due inside the window but not run in it (retries were paused, or workers were down).
+            attempt.state, attempt.finished_at, attempt.lease_expires_at = SessionState.CANCELLED, now, None
+            attempt.result_code = "WINDOW_CLOSED"
+            attempt.save(update_fields=["state", "finished_at", "lease_expires_at", "result_code"])
+            _window_closed(migration, now)
+            return "window-closed"
         grace = int(settings.MEHR["RETRY_RUN_LEASE_GRACE_SECONDS"])
         attempt.state = SessionState.RUNNING
         attempt.started_at = now
@@ -223,6 +230,31 @@ def after_session(attempt: SessionAttempt, *, result: SessionResult, now: dateti
         now=now,
         budget_spent=budget_left < policy.wake_sms_per_attempt,
     )
+
+
+def _window_closed(migration: MigrationAttempt, now: datetime) -> None:
+    """The window closed with an attempt still to run. If attempts ran in it, it failed like any other
+    window; if none did (e.g. the kill switch was on all day), nothing was tried: it is replaced by the
+    next window without counting a failed migration attempt."""
+    if migration.session_attempts.filter(started_at__isnull=False).exists():
+        _migration_failed(
+            migration,
+            check_code=WINDOW_FAILURE_CHECK[AttemptKind(migration.kind)],
+            stage=migration.stage_reached or Stage.COMMUNICATIONS,
+            detail=f"No session with the CH: the window closed. {_summary(migration)}",
+            now=now,
+        )
+        return
+    cases = driven_cases(migration)
+    migration.outcome, migration.finished_at = MigrationOutcome.CANCELLED, now
+    migration.detail = "The window closed before any session attempt ran (retries paused or no worker)."
+    migration.save(update_fields=["outcome", "finished_at", "detail"])
+    record_on_cases(
+        cases,
+        body=f"{migration.get_kind_display()} attempt {migration.number}: {migration.detail} Not counted; rescheduled.",
+        data={"migration_attempt": migration.pk, "outcome": migration.outcome},
+    )
+    reschedule_after(attempt=migration, failed_at=now, cases=cases, kind=migration.kind)
 
 
 def _summary(migration: MigrationAttempt) -> str:
