@@ -192,9 +192,10 @@ def after_session(attempt: SessionAttempt, *, result: SessionResult, now: dateti
     migration = MigrationAttempt.objects.select_for_update().select_related("policy", "installation").get(
         pk=attempt.migration_attempt_id
     )
-    if attempt.sms_sent:
+    migration.sms_sent += attempt.sms_sent
+    if not migration.is_open or result.status != SessionStatus.CONNECTED:
+        # (A connected attempt saves sms_sent with the migration's outcome: one statement fewer.)
         MigrationAttempt.objects.filter(pk=migration.pk).update(sms_sent=F("sms_sent") + attempt.sms_sent)
-        migration.sms_sent += attempt.sms_sent
     if not migration.is_open:
         return  # cancelled meanwhile: the result is recorded on the session attempt only
     if result.status == SessionStatus.CONNECTED:
@@ -270,7 +271,7 @@ def _migration_connected(migration: MigrationAttempt, result: SessionResult, now
     if migration.kind == AttemptKind.FIRMWARE_UPGRADE:
         migration.outcome, migration.finished_at, migration.stage_reached = MigrationOutcome.SUCCEEDED, now, Stage.PRE_MIGRATION
         migration.detail = "Firmware upgraded."
-        migration.save(update_fields=["outcome", "finished_at", "stage_reached", "detail"])
+        migration.save(update_fields=["outcome", "finished_at", "stage_reached", "detail", "sms_sent"])
         cases = driven_cases(migration)
         record_on_cases(
             cases,
@@ -291,7 +292,7 @@ def _migration_connected(migration: MigrationAttempt, result: SessionResult, now
     if not later:
         migration.outcome, migration.stage_reached = MigrationOutcome.SUCCEEDED, Stage.COMMISSIONING
         migration.finished_at, migration.detail = now, "Migrated."
-        migration.save(update_fields=["outcome", "finished_at", "stage_reached", "detail"])
+        migration.save(update_fields=["outcome", "finished_at", "stage_reached", "detail", "sms_sent"])
         installation.migration_status = MigrationStatus.MIGRATED
         installation.save(update_fields=["migration_status", "updated_at"])
         cases = driven_cases(migration)
@@ -311,7 +312,7 @@ def _migration_connected(migration: MigrationAttempt, result: SessionResult, now
         # Gas HAN error: electricity migrated, gas excluded until a site visit fixes the HAN.
         migration.outcome, migration.stage_reached, migration.failure_check = MigrationOutcome.PARTIAL, stage, check
         migration.finished_at, migration.detail = now, "Electricity migrated; gas excluded (GT01)."
-        migration.save(update_fields=["outcome", "finished_at", "stage_reached", "failure_check", "detail"])
+        migration.save(update_fields=["outcome", "finished_at", "stage_reached", "failure_check", "detail", "sms_sent"])
         installation.migration_status = MigrationStatus.PARTIALLY_MIGRATED
         installation.save(update_fields=["migration_status", "updated_at"])
         cases = driven_cases(migration)
@@ -351,7 +352,7 @@ def _migration_failed(
     check = Check.objects.filter(code=check_code).first()
     migration.outcome, migration.finished_at, migration.stage_reached = MigrationOutcome.FAILED, now, stage
     migration.failure_check, migration.detail = check, detail
-    migration.save(update_fields=["outcome", "finished_at", "stage_reached", "failure_check", "detail"])
+    migration.save(update_fields=["outcome", "finished_at", "stage_reached", "failure_check", "detail", "sms_sent"])
     installation.migration_attempt_count += 1
     installation.migration_status = MigrationStatus.ROLLED_BACK if stage in BEFORE_CREDENTIALS else MigrationStatus.FAILED
     if installation.migration_status == MigrationStatus.ROLLED_BACK and migration.kind == AttemptKind.FIRMWARE_UPGRADE:

@@ -312,3 +312,11 @@ def test_window_closed_after_some_attempts_ran_counts_as_failed(installation, ca
     assert first.outcome == MigrationOutcome.FAILED and first.failure_check.code == "CM001"
     assert "window closed" in first.detail
     assert SimulatorCall.objects.count() == 1
+
+
+def test_sms_are_counted_on_the_migration_attempt(installation, catalogue, simulator) -> None:  # type: ignore[no-untyped-def]
+    behave(installation, mode=SimulatorBehaviour.Mode.FAIL_THEN_CONNECT, fail_times=1, after_connect_check="DV001")
+    migration_schedule(installation=installation, actor=None)
+    run_until_idle(simulator)
+    attempt = MigrationAttempt.objects.get(installation=installation)
+    assert attempt.outcome == MigrationOutcome.FAILED and attempt.sms_sent == 4
