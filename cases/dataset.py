@@ -446,7 +446,13 @@ class _Rows:
         excluded = None
         if case is None:
             status = self.status(rng)
-            attempts = 0 if status == MigrationStatus.PENDING else 1 + (rng.random() < 0.1)
+            # migration_attempt_count counts *failed* migration attempts (retries.services.running).
+            if status == MigrationStatus.PENDING:
+                attempts = 0
+            elif status in (MigrationStatus.FAILED, MigrationStatus.ROLLED_BACK):
+                attempts = 1 + (rng.random() < 0.2)
+            else:
+                attempts = (rng.random() < 0.2) + (rng.random() < 0.05)
         else:
             state = case[9]
             if state in OPEN_STATES:
@@ -613,7 +619,9 @@ def generate_dataset(
             log(f"  {name} {count:,} in {seconds:.1f} s")
         if spec.session_attempts:
             t0 = time.perf_counter()
-            result.counts["session_attempts"] = _session_attempts(spec, case_offset, log)
+            migrations, sessions = _session_attempts(spec, world, inst_offset, postgres, log)
+            result.counts["migration_attempts"] = migrations
+            result.counts["session_attempts"] = sessions
             result.seconds["session_attempts"] = time.perf_counter() - t0
         if connection.vendor == "postgresql":
             t0 = time.perf_counter()
@@ -712,7 +720,15 @@ def _reset_sequences() -> None:
 
 def _extra_tables() -> tuple[str, ...]:
     """Tables of the retry engine, when it is installed."""
-    return ()
+    if not _retries_installed():
+        return ()
+    return ("retries_migrationattempt", "retries_sessionattempt")
+
+
+def _retries_installed() -> bool:
+    from django.apps import apps
+
+    return apps.is_installed("retries")
 
 
 # Derived rows, set-based on the server. The SQL mirrors _derive_python.
@@ -901,8 +917,215 @@ def _derive_python(
     yield "events_state", len(state), 0.0
 
 
-def _session_attempts(spec: DatasetSpec, case_offset: int, log: Callable[[str], None]) -> int:
-    raise NotImplementedError("Session attempts need the retry engine's models (retries app).")
+MIGRATION_ATTEMPT_COLUMNS = (
+    "id", "installation_id", "kind", "number", "window_start", "window_end", "stage_reached", "outcome",
+    "failure_check_id", "policy_id", "policy_revision", "requested_by_id", "reason", "sms_sent", "detail",
+    "created_at", "started_at", "finished_at",
+)  # fmt: skip
+SESSION_ATTEMPT_COLUMNS = (
+    "migration_attempt_id", "installation_id", "cohort", "number", "due_at", "state", "claim_token", "claims",
+    "claimed_at", "lease_expires_at", "started_at", "finished_at", "timeout_seconds", "result_code",
+    "result_detail", "sms_sent", "worker", "policy_id", "policy_revision",
+)  # fmt: skip
+CONNECTS_ON = {1: 80, 2: 14, 3: 6}  # which session attempt of a successful window connected
+
+
+class _Attempts:
+    """Migration windows and their session attempts, consistent with each installation's status.
+
+    An installation with ``migration_attempt_count`` = f failed windows gets f FAILED windows (three
+    refused or timed-out session attempts each), then, by status: MIGRATED → a SUCCEEDED window (it
+    connected on attempt 1, 2 or 3), PARTIALLY_MIGRATED → PARTIAL (GT01), SCHEDULED → an open window
+    with its first session attempt due after the anchor, IN_PROGRESS → an open window with one failed
+    and one due attempt. Dormant installations start with a successful firmware-upgrade window. When
+    more session attempts are asked for than the installations' histories hold, further passes add
+    older failed windows and raise those installations' failed-attempt counts to match.
+    """
+
+    def __init__(self, spec: DatasetSpec, world: _World, now: datetime) -> None:
+        from retries.models import RetryPolicy
+        from retries.policies import DEFAULT_ACTIVE_POLICY, DEFAULT_DORMANT_POLICY
+
+        self.rng = random.Random(spec.seed * 31 + 7)
+        self.now = now
+        policies = {p.name: p for p in RetryPolicy.objects.filter(name__in=[DEFAULT_ACTIVE_POLICY, DEFAULT_DORMANT_POLICY])}
+        active = policies.get(DEFAULT_ACTIVE_POLICY) or RetryPolicy.objects.create(name=DEFAULT_ACTIVE_POLICY)
+        self.active = active
+        self.dormant = policies.get(DEFAULT_DORMANT_POLICY) or active
+        codes = dict(Check.objects.filter(code__in=["CM001", "CM002", "GT01"]).values_list("code", "pk"))
+        self.no_wan, self.timeout_check, self.gt01 = codes.get("CM001"), codes.get("CM002"), codes.get("GT01")
+        self.connects_on = _Picker(CONNECTS_ON)
+        self.next_id = 0
+        self.migrations: list[tuple] = []
+        self.sessions: list[tuple] = []
+
+    def _window(self, iid: int, cohort: str, policy: Any, *, number: int, kind: str, start: datetime,
+                outcome: str, connected_on: int = 0, failed_sessions: int = 3) -> None:  # fmt: skip
+        from retries.models import AttemptKind, MigrationOutcome, SessionState
+
+        rng = self.rng
+        self.next_id += 1
+        mid = self.next_id
+        end = start + timedelta(minutes=policy.window_length_minutes)
+        interval = timedelta(seconds=policy.attempt_interval_seconds)
+        timeout = policy.session_timeout_seconds
+        sms = 0
+        finished_at = None
+        open_window = outcome in (MigrationOutcome.SCHEDULED, MigrationOutcome.IN_PROGRESS)
+        sessions = connected_on or (1 if outcome == MigrationOutcome.SCHEDULED else failed_sessions)
+        if outcome == MigrationOutcome.IN_PROGRESS:
+            sessions = 2
+        for n in range(1, sessions + 1):
+            due = start + interval * (n - 1) + timedelta(seconds=rng.random() * 5)
+            if open_window and (outcome == MigrationOutcome.SCHEDULED or n == 2):
+                self.sessions.append((mid, iid, cohort, n, due, SessionState.SCHEDULED, None, 0, None, None, None,
+                                      None, timeout, "", "", 0, "", policy.pk, policy.revision))  # fmt: skip
+                continue
+            started = due + timedelta(seconds=rng.random() * 2)
+            if n == connected_on:
+                state, code, finished_at = SessionState.CONNECTED, "OK", started + timedelta(seconds=20 + rng.random() * 100)
+            elif rng.random() < 0.6:
+                state, code, finished_at = SessionState.TIMED_OUT, "TIMEOUT", started + timedelta(seconds=timeout)
+            else:
+                state, code, finished_at = SessionState.FAILED, "CH_UNREACHABLE", started + timedelta(seconds=5 + rng.random() * 30)
+            sms += policy.wake_sms_per_attempt
+            self.sessions.append((mid, iid, cohort, n, due, state, None, 1, due, None, started, finished_at, timeout,
+                                  code, "", policy.wake_sms_per_attempt, "generated", policy.pk, policy.revision))  # fmt: skip
+        stage, check = "", None
+        if outcome == MigrationOutcome.SUCCEEDED:
+            stage = "PRE_MIGRATION" if kind == AttemptKind.FIRMWARE_UPGRADE else "COMMISSIONING"
+        elif outcome == MigrationOutcome.PARTIAL:
+            stage, check = "DEVICE_HAN", self.gt01
+        elif outcome == MigrationOutcome.FAILED:
+            stage, check = "COMMUNICATIONS", self.no_wan
+        elif outcome == MigrationOutcome.IN_PROGRESS:
+            stage = "COMMUNICATIONS"
+        self.migrations.append((
+            mid, iid, kind, number, start, end, stage, outcome, check, policy.pk, policy.revision, None,
+            "Generated history", sms, "", start - timedelta(days=1 + rng.random() * 5),
+            None if outcome == MigrationOutcome.SCHEDULED else start, None if open_window else finished_at,
+        ))  # fmt: skip
+
+    def installation(self, iid: int, cohort: str, itype: str, status: str, failed: int) -> int:
+        """Windows of one installation; returns the next free window number."""
+        from retries.models import AttemptKind, MigrationOutcome
+
+        rng, now = self.rng, self.now
+        policy = self.dormant if itype == InstallationType.DORMANT else self.active
+        final = {
+            MigrationStatus.MIGRATED: MigrationOutcome.SUCCEEDED,
+            MigrationStatus.PARTIALLY_MIGRATED: MigrationOutcome.PARTIAL,
+            MigrationStatus.SCHEDULED: MigrationOutcome.SCHEDULED,
+            MigrationStatus.IN_PROGRESS: MigrationOutcome.IN_PROGRESS,
+        }.get(status)
+        windows = failed + (final is not None)
+        if not windows:
+            return 1
+        number = 1
+        last = now - timedelta(days=1 + rng.random() * 300)
+        if final in (MigrationOutcome.SCHEDULED, MigrationOutcome.IN_PROGRESS):
+            last = now + timedelta(days=1 + rng.random() * 9)
+        starts = [last - timedelta(days=2 * (windows - k) + rng.random()) for k in range(1, windows)] + [last]
+        if itype == InstallationType.DORMANT and policy.firmware_upgrade_first:
+            self._window(iid, cohort, policy, number=number, kind=AttemptKind.FIRMWARE_UPGRADE,
+                         start=starts[0] - timedelta(days=3), outcome=MigrationOutcome.SUCCEEDED, connected_on=1)  # fmt: skip
+            number += 1
+        for k, start in enumerate(starts):
+            is_final = final is not None and k == windows - 1
+            outcome = final if is_final else MigrationOutcome.FAILED
+            connected = self.connects_on(rng) if outcome in (MigrationOutcome.SUCCEEDED, MigrationOutcome.PARTIAL) else 0
+            if outcome == MigrationOutcome.IN_PROGRESS:
+                start = now + timedelta(hours=12)
+            self._window(iid, cohort, policy, number=number, kind=AttemptKind.MIGRATION, start=start,
+                         outcome=outcome, connected_on=connected)  # fmt: skip
+            number += 1
+        return number
+
+    def extra_failed(self, iid: int, cohort: str, itype: str, number: int, before: datetime) -> None:
+        from retries.models import AttemptKind, MigrationOutcome
+
+        policy = self.dormant if itype == InstallationType.DORMANT else self.active
+        self._window(iid, cohort, policy, number=number, kind=AttemptKind.MIGRATION,
+                     start=before, outcome=MigrationOutcome.FAILED)  # fmt: skip
+
+
+def _session_attempts(
+    spec: DatasetSpec, world: _World, inst_offset: int, postgres: bool, log: Callable[[str], None]
+) -> tuple[int, int]:
+    """Write exactly ``spec.session_attempts`` session attempts (and their migration windows)."""
+    if not _retries_installed():
+        raise ValueError("Session attempts need the retry engine (the retries app).")
+    from retries.models import MigrationAttempt, SessionAttempt
+
+    anchor = spec.anchor or datetime.now(UTC).date()
+    gen = _Attempts(spec, world, datetime(anchor.year, anchor.month, anchor.day, tzinfo=UTC))
+    gen.next_id = _max_id(MigrationAttempt)
+    target = spec.session_attempts
+    written = [0, 0]
+    next_number: dict[int, int] = {}
+    extra: dict[int, int] = {}
+
+    def flush(final: bool = False) -> None:
+        if not final and len(gen.sessions) < spec.chunk:
+            return
+        sessions = gen.sessions[: target - written[1]]
+        keep = {row[0] for row in sessions}
+        migrations = [row for row in gen.migrations if row[0] in keep] if len(sessions) < len(gen.sessions) else gen.migrations
+        if postgres:
+            _copy("retries_migrationattempt", MIGRATION_ATTEMPT_COLUMNS, migrations)
+            _copy("retries_sessionattempt", SESSION_ATTEMPT_COLUMNS, sessions)
+        else:
+            MigrationAttempt.objects.bulk_create(_models(MigrationAttempt, MIGRATION_ATTEMPT_COLUMNS, migrations), batch_size=500)
+            SessionAttempt.objects.bulk_create(_models(SessionAttempt, SESSION_ATTEMPT_COLUMNS, sessions), batch_size=500)
+        written[0] += len(migrations)
+        written[1] += len(sessions)
+        gen.migrations, gen.sessions = [], []
+        log(f"  migration attempts {written[0]:,}  session attempts {written[1]:,}")
+
+    def installations() -> Iterator[tuple]:
+        last = inst_offset
+        while True:
+            batch = list(
+                Installation.objects.filter(pk__gt=last)
+                .order_by("pk")
+                .values_list("pk", "cohort", "installation_type", "migration_status", "migration_attempt_count")[:spec.chunk]
+            )
+            if not batch:
+                return
+            yield from batch
+            last = batch[-1][0]
+
+    for iid, cohort, itype, status, failed in installations():
+        if written[1] + len(gen.sessions) >= target:
+            break
+        next_number[iid] = gen.installation(iid, cohort, itype, status, failed)
+        flush()
+    rounds = 0
+    while written[1] + len(gen.sessions) < target and any(n > 1 for n in next_number.values()):
+        rounds += 1  # more history than the statuses imply: older failed windows
+        for iid, cohort, itype, _status, _failed in installations():
+            if written[1] + len(gen.sessions) >= target:
+                break
+            if next_number.get(iid, 1) <= 1:  # never attempted (pending): stays without history
+                continue
+            gen.extra_failed(iid, cohort, itype, next_number[iid], gen.now - timedelta(days=400 + 3 * rounds))
+            next_number[iid] += 1
+            extra[iid] = extra.get(iid, 0) + 1
+            flush()
+    flush(final=True)
+    if extra:
+        # Keep each installation's failed-attempt count equal to its failed windows.
+        by_add: dict[int, list[int]] = {}
+        for iid, add in extra.items():
+            by_add.setdefault(add, []).append(iid)
+        from django.db.models import F
+
+        for add, ids in by_add.items():
+            for k in range(0, len(ids), 10_000):
+                Installation.objects.filter(pk__in=ids[k : k + 10_000]).update(
+                    migration_attempt_count=F("migration_attempt_count") + add
+                )
+    return written[0], written[1]
 
 
 def current_counts() -> dict[str, int]:
@@ -918,7 +1141,11 @@ def current_counts() -> dict[str, int]:
 
 
 def _attempt_counts() -> dict[str, int]:
-    return {}
+    if not _retries_installed():
+        return {}
+    from retries.models import SessionAttempt
+
+    return {"session_attempts": SessionAttempt.objects.count()}
 
 
 def dataset_digest(limit: int | None = None) -> str:

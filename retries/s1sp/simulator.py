@@ -63,7 +63,8 @@ class S1SPSimulator:
         behaviour = self.behaviour_for(installation)
         Mode = SimulatorBehaviour.Mode
         mode = behaviour.mode if behaviour else self.default_mode
-        previous_calls = SimulatorCall.objects.filter(installation_id=installation.pk).count()
+        counting = mode in (Mode.FAIL_THEN_CONNECT, Mode.RANDOM)
+        previous_calls = SimulatorCall.objects.filter(installation_id=installation.pk).count() if counting else 0
         latency = behaviour.latency_seconds if behaviour and behaviour.latency_seconds is not None else self.latency
 
         if mode == Mode.FAIL_THEN_CONNECT:

@@ -6,6 +6,8 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
+from django.db.models import Q
+
 from cases.domain import DCC_STAFF_ROLES, OPEN_STATES, CaseState, EventKind, Role, Visibility
 from cases.errors import NotPermitted, ServiceError
 from cases.models import Case, Check, Installation
@@ -30,11 +32,13 @@ def authorise_operator(actor: Any, what: str) -> None:
 def driven_cases(attempt: MigrationAttempt) -> list[Case]:
     """Open cases this attempt drives: those attached to it and any of the installation's cases
     waiting on a retry. Locked in primary-key order (one lock order everywhere)."""
-    ids = set(attempt.cases.filter(state__in=OPEN_STATES).values_list("pk", flat=True))
-    ids |= set(
+    ids = set(
         Case.objects.filter(
-            installation_id=attempt.installation_id, state__in=[CaseState.RETRY_SCHEDULED, CaseState.RETRYING]
-        ).values_list("pk", flat=True)
+            Q(migration_attempts=attempt)
+            | Q(installation_id=attempt.installation_id, state__in=[CaseState.RETRY_SCHEDULED, CaseState.RETRYING])
+        )
+        .filter(state__in=OPEN_STATES)
+        .values_list("pk", flat=True)
     )
     if not ids:
         return []

@@ -55,6 +55,7 @@ def cases_reevaluate_retired_check(*, check: Check, actor: Any = None, note: str
     if role_of(actor) not in RETIRING_ROLES:
         raise NotPermitted("Only a DCC manager re-evaluates cases.")
     today = timezone.localdate()
+    check = Check.objects.select_related("retired_in").get(pk=check.pk)  # the caller's copy may be stale
     if not check.is_retired(on=today):
         raise ValidationFailed.field("check", f"{check.code} is not retired (in effect) yet.")
     version = check.retired_in

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import OperationalError, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from cases.domain import (
@@ -29,7 +30,7 @@ from cases.domain import (
     MigrationStatus,
     Stage,
 )
-from cases.models import Case, Check
+from cases.models import Case, Check, Installation
 
 from ..models import (
     AttemptKind,
@@ -58,11 +59,12 @@ BEFORE_CREDENTIALS = (Stage.PRE_MIGRATION, Stage.COMMUNICATIONS, Stage.DATA_VALI
 
 
 def _is_paused(attempt: SessionAttempt) -> bool:
-    return RetryPause.objects.filter(is_active=True).filter(
-        scope=PauseScope.GLOBAL
-    ).exists() or RetryPause.objects.filter(is_active=True, scope=PauseScope.COHORT, cohort=attempt.cohort).exists() or (
-        RetryPause.objects.filter(is_active=True, scope=PauseScope.INSTALLATION, installation_id=attempt.installation_id).exists()
-    )
+    return RetryPause.objects.filter(
+        Q(scope=PauseScope.GLOBAL)
+        | Q(scope=PauseScope.COHORT, cohort=attempt.cohort)
+        | Q(scope=PauseScope.INSTALLATION, installation_id=attempt.installation_id),
+        is_active=True,
+    ).exists()
 
 
 def session_attempt_run(*, attempt_id: int, claim_token: str, worker: str = "", client=None) -> str:  # type: ignore[no-untyped-def]
@@ -164,10 +166,9 @@ def _migration_start(migration: MigrationAttempt, now: datetime) -> None:
     migration.started_at = now
     migration.stage_reached = Stage.PRE_MIGRATION if migration.kind == AttemptKind.FIRMWARE_UPGRADE else Stage.COMMUNICATIONS
     migration.save(update_fields=["outcome", "started_at", "stage_reached"])
-    installation = lock_installation(migration.installation_id)
-    if installation.migration_status != MigrationStatus.PARTIALLY_MIGRATED:
-        installation.migration_status = MigrationStatus.IN_PROGRESS
-        installation.save(update_fields=["migration_status", "updated_at"])
+    Installation.objects.filter(pk=migration.installation_id).exclude(
+        migration_status=MigrationStatus.PARTIALLY_MIGRATED
+    ).update(migration_status=MigrationStatus.IN_PROGRESS, updated_at=now)
     cases = driven_cases(migration)
     for case in cases:
         if case.state == CaseState.RETRY_SCHEDULED:
@@ -184,8 +185,9 @@ def after_session(attempt: SessionAttempt, *, result: SessionResult, now: dateti
     migration = MigrationAttempt.objects.select_for_update().select_related("policy", "installation").get(
         pk=attempt.migration_attempt_id
     )
-    migration.sms_sent += attempt.sms_sent
-    migration.save(update_fields=["sms_sent"])
+    if attempt.sms_sent:
+        MigrationAttempt.objects.filter(pk=migration.pk).update(sms_sent=F("sms_sent") + attempt.sms_sent)
+        migration.sms_sent += attempt.sms_sent
     if not migration.is_open:
         return  # cancelled meanwhile: the result is recorded on the session attempt only
     if result.status == SessionStatus.CONNECTED:
@@ -263,7 +265,7 @@ def _migration_connected(migration: MigrationAttempt, result: SessionResult, now
         cases = driven_cases(migration)
         record_on_cases(
             cases,
-            body=f"Migration attempt {migration.number} succeeded: the installation migrated. {_summary(migration)}",
+            body=f"Migration attempt {migration.number} succeeded: the installation migrated.",
             data={"migration_attempt": migration.pk, "outcome": migration.outcome},
         )
         for case in cases:

@@ -161,3 +161,42 @@ def test_command(db, capsys) -> None:  # type: ignore[no-untyped-def]
     call_command("generate_dataset", "--installations", "50", "--cases", "40", "--users", "2", "--truncate")
     assert Case.objects.count() == 40 and Installation.objects.count() == 50
     assert "Generated" in capsys.readouterr().out
+
+
+def test_session_attempts_exactly_and_consistent(db) -> None:  # type: ignore[no-untyped-def]
+    from django.db.models import Count, Q
+
+    from retries.models import MigrationAttempt, MigrationOutcome, SessionAttempt, SessionState
+    from retries.services.claiming import due_backlog_lag_seconds
+    from retries.services.scheduling import migration_schedule
+
+    result = generate_dataset(DatasetSpec(installations=400, cases=300, session_attempts=900, users=2, seed=5),
+                              truncate=True)  # fmt: skip
+    assert SessionAttempt.objects.count() == result.counts["session_attempts"] == 900
+    assert set(SessionAttempt.objects.values_list("state", flat=True)) >= {
+        SessionState.CONNECTED, SessionState.FAILED, SessionState.TIMED_OUT, SessionState.SCHEDULED
+    }
+    # Nothing is due yet: the generated working set is scheduled after the anchor.
+    assert due_backlog_lag_seconds() == 0
+    # Every session attempt agrees with its window; at most one open window per installation (DB constraint).
+    assert not SessionAttempt.objects.exclude(installation_id=models_f("migration_attempt__installation_id")).exists()
+    # Failed-attempt counts equal failed migration windows (also after the extra history passes).
+    failed = dict(
+        MigrationAttempt.objects.filter(outcome=MigrationOutcome.FAILED)
+        .values("installation").annotate(n=Count("id")).values_list("installation", "n")
+    )  # fmt: skip
+    for iid, count in Installation.objects.filter(pk__in=failed).values_list("pk", "migration_attempt_count"):
+        assert count == failed[iid]
+    # More attempts than the statuses imply: older failed windows are added, still consistent.
+    generate_dataset(DatasetSpec(installations=100, cases=50, session_attempts=2_000, users=2, seed=5),
+                     truncate=True)  # fmt: skip
+    assert SessionAttempt.objects.count() == 2_000
+    windows = MigrationAttempt.objects.values("installation").annotate(
+        failed=Count("id", filter=Q(outcome=MigrationOutcome.FAILED))
+    )
+    counts = dict(Installation.objects.values_list("pk", "migration_attempt_count"))
+    assert all(counts[w["installation"]] == w["failed"] for w in windows)
+    # The retry engine schedules on generated data (ids continue past the generated ones).
+    installation = Installation.objects.filter(migration_status="PENDING").first()
+    attempt = migration_schedule(installation=installation, actor=None, reason="bench")
+    assert attempt.session_attempts.count() == 1

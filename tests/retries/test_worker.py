@@ -1,0 +1,201 @@
+"""The whole flow on real Celery workers and real Redis, and what happens when they fail.
+
+Each test starts ``celery worker -B`` subprocesses against pytest-django's test database, so the
+tests use committed data (transaction=True). The simulator runs inside the worker and writes every
+call to SimulatorCall, which is how "the outside world was contacted exactly once per attempt" is
+checked. Bounded in time: every wait has a deadline.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from django.utils import timezone
+
+from cases.domain import CaseState, MigrationStatus, Role
+from cases.models import Case, Check
+from cases.services import case_transition
+from retries.models import (
+    MigrationAttempt,
+    MigrationOutcome,
+    RetryPolicy,
+    SessionAttempt,
+    SessionState,
+    SimulatorBehaviour,
+    SimulatorCall,
+)
+from retries.services import migration_schedule
+from tests.factories import InstallationFactory, case_in_state
+
+from .workers import RedisServer, Worker, wait_for
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.redis,
+    pytest.mark.celery_worker,
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+]
+Mode = SimulatorBehaviour.Mode
+PRIVATE_REDIS_PORT = 8379
+
+
+def fast_policy(**kwargs) -> RetryPolicy:  # type: ignore[no-untyped-def]
+    values = {
+        "name": "worker test",
+        "auto_select": False,
+        "session_timeout_seconds": 2,
+        "attempt_interval_seconds": 0,
+        "session_attempts_per_window": 3,
+        "window_length_minutes": 60,
+    }
+    return RetryPolicy.objects.create(**{**values, **kwargs})
+
+
+def all_settled() -> bool:
+    """No attempt is claimed or running and none is due but unclaimed."""
+    return not SessionAttempt.objects.filter(state__in=[SessionState.CLAIMED, SessionState.RUNNING]).exists() and not (
+        SessionAttempt.objects.filter(state=SessionState.SCHEDULED, due_at__lte=timezone.now()).exists()
+    )
+
+
+def assert_each_attempt_ran_at_most_once() -> None:
+    keys = Counter(SimulatorCall.objects.values_list("idempotency_key", flat=True))
+    duplicates = {k: n for k, n in keys.items() if n > 1}
+    assert not duplicates, f"the S1SP was called more than once for {duplicates}"
+    started = SessionAttempt.objects.filter(started_at__isnull=False)
+    assert set(keys) <= {sa.idempotency_key for sa in started}  # only started attempts called it
+    # Every attempt that ran to its end called the S1SP exactly once; one whose worker died may have
+    # died before or after calling (at most once, checked above).
+    finished = {sa.idempotency_key for sa in started.exclude(result_code="LEASE_EXPIRED")}
+    assert finished <= set(keys)
+    for sa in SessionAttempt.objects.all():
+        assert sa.state in (SessionState.CONNECTED, SessionState.FAILED, SessionState.TIMED_OUT, SessionState.SCHEDULED)
+        if sa.state != SessionState.SCHEDULED:
+            assert sa.finished_at is not None and sa.lease_expires_at is None
+
+
+def test_retry_flow_on_a_real_worker(catalogue, people, redis_url) -> None:  # type: ignore[no-untyped-def]
+    policy = fast_policy()
+    ok, flaky, refused = InstallationFactory(), InstallationFactory(), InstallationFactory()
+    SimulatorBehaviour.objects.create(installation=flaky, mode=Mode.FAIL_THEN_CONNECT, fail_times=1)
+    SimulatorBehaviour.objects.create(installation=refused, mode=Mode.REFUSE, refuse_code="CH_UNREACHABLE")
+    case = case_in_state(CaseState.TRIAGED, installation=ok, check=Check.objects.get(code="CM001"))
+    case_transition(case=case, transition="schedule_retry", actor=people[Role.DCC_OPERATOR], note="Retry")
+    MigrationAttempt.objects.filter(installation=ok).update(policy=policy)
+    SessionAttempt.objects.filter(installation=ok).update(policy=policy, timeout_seconds=2)
+    migration_schedule(installation=flaky, policy=policy)
+    migration_schedule(installation=refused, policy=policy)
+
+    worker = Worker(redis_url)
+    try:
+        worker.wait_ready()
+        wait_for(
+            lambda: not MigrationAttempt.objects.filter(
+                outcome__in=[MigrationOutcome.SCHEDULED, MigrationOutcome.IN_PROGRESS], window_start__lte=timezone.now()
+            ).exists(),
+            90,
+            lambda: f"migrations did not finish:\n{worker.tail()}",
+        )
+    finally:
+        worker.stop()
+
+    case.refresh_from_db()
+    assert case.state == CaseState.RESOLVED
+    ok.refresh_from_db()
+    flaky.refresh_from_db()
+    refused.refresh_from_db()
+    assert ok.migration_status == flaky.migration_status == MigrationStatus.MIGRATED
+    assert list(SessionAttempt.objects.filter(installation=flaky).values_list("state", flat=True)) == [
+        SessionState.TIMED_OUT, SessionState.CONNECTED,
+    ]
+    # Three refusals in the window: CM001 raised, the next window tomorrow (a working day).
+    assert refused.migration_attempt_count == 1
+    assert Case.objects.get(installation=refused).check_type.code == "CM001"
+    assert MigrationAttempt.objects.get(installation=refused, number=2).outcome == MigrationOutcome.SCHEDULED
+    assert SimulatorCall.objects.filter(installation_id=refused.pk).count() == 3
+    assert all(sa.worker.startswith("retries-test-") for sa in SessionAttempt.objects.exclude(started_at=None))
+    assert_each_attempt_ran_at_most_once()
+
+
+def test_sigkill_while_attempts_run(catalogue, redis_url) -> None:  # type: ignore[no-untyped-def]
+    """Kill the worker (and its beat) mid-session; a new worker finishes everything, nothing runs twice."""
+    policy = fast_policy(session_timeout_seconds=3)
+    installations = [InstallationFactory() for _ in range(6)]
+    for installation in installations:
+        SimulatorBehaviour.objects.create(installation=installation, mode=Mode.FAIL_THEN_CONNECT, fail_times=1)
+        migration_schedule(installation=installation, policy=policy)
+
+    first = Worker(redis_url)
+    second = None
+    try:
+        first.wait_ready()
+        wait_for(
+            lambda: SessionAttempt.objects.filter(state=SessionState.RUNNING).count() >= 2,
+            60,
+            lambda: f"nothing started running:\n{first.tail()}",
+        )
+        first.kill()
+        killed_running = set(SessionAttempt.objects.filter(state=SessionState.RUNNING).values_list("pk", flat=True))
+        assert killed_running
+        second = Worker(redis_url)
+        second.wait_ready()
+        wait_for(
+            lambda: MigrationAttempt.objects.filter(outcome=MigrationOutcome.SUCCEEDED).count() == len(installations),
+            120,
+            lambda: f"not all migrated:\n{second.tail() if second else ''}",
+        )
+        wait_for(all_settled, 30, "attempts still in flight")
+    finally:
+        first.stop()
+        if second is not None:
+            second.stop()
+
+    for pk in killed_running:
+        lost = SessionAttempt.objects.get(pk=pk)
+        assert lost.state == SessionState.TIMED_OUT and lost.result_code == "LEASE_EXPIRED"
+    assert_each_attempt_ran_at_most_once()
+
+
+def test_redis_flushed_and_restarted_with_attempts_pending(catalogue) -> None:  # type: ignore[no-untyped-def]
+    """Lose every queued message twice (FLUSHDB, then a crash and restart of Redis): claims are reaped
+    and re-claimed, every attempt ends exactly once."""
+    redis_server = RedisServer(PRIVATE_REDIS_PORT)
+    redis_server.start()
+    policy = fast_policy(session_timeout_seconds=1)
+    installations = [InstallationFactory() for _ in range(8)]
+    for installation in installations:
+        SimulatorBehaviour.objects.create(installation=installation, mode=Mode.CONNECT, latency_seconds=1.0)
+        migration_schedule(installation=installation, policy=policy)
+
+    # One worker process, one pool slot: most attempts wait in Redis while the first ones run.
+    worker = Worker(redis_server.url, concurrency=1)
+    try:
+        worker.wait_ready()
+        wait_for(
+            lambda: SessionAttempt.objects.filter(state=SessionState.CLAIMED).exists(),
+            60,
+            lambda: f"nothing was claimed:\n{worker.tail()}",
+        )
+        redis_server.flushdb()
+        wait_for(
+            lambda: SessionAttempt.objects.filter(state=SessionState.CLAIMED).exists(),
+            60,
+            lambda: f"nothing was re-claimed after the flush:\n{worker.tail()}",
+        )
+        redis_server.kill()
+        redis_server.start()
+        wait_for(
+            lambda: MigrationAttempt.objects.filter(outcome=MigrationOutcome.SUCCEEDED).count() == len(installations),
+            120,
+            lambda: f"not all migrated after the Redis restart:\n{worker.tail()}",
+        )
+        wait_for(all_settled, 30, "attempts still in flight")
+    finally:
+        worker.stop()
+        redis_server.stop()
+
+    assert SessionAttempt.objects.filter(claims__gt=1).exists()  # some were reaped and claimed again
+    assert SessionAttempt.objects.count() == len(installations)  # …and still ran exactly once each
+    assert_each_attempt_ran_at_most_once()
