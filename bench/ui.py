@@ -90,8 +90,8 @@ def load_session_attempts(total: int) -> None:
             CROSS JOIN LATERAL (SELECT CASE
                 WHEN m.outcome = 'SCHEDULED' THEN 'SCHEDULED'
                 WHEN m.outcome = 'SUCCEEDED' AND g.n = 3 THEN 'CONNECTED'
-                WHEN (m.id + g.n) %% 10 < 4 THEN 'FAILED'
-                WHEN (m.id + g.n) %% 10 < 9 THEN 'TIMED_OUT'
+                WHEN (m.id + g.n) % 10 < 4 THEN 'FAILED'
+                WHEN (m.id + g.n) % 10 < 9 THEN 'TIMED_OUT'
                 ELSE 'CANCELLED' END AS state) s
             """
         )
