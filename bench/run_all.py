@@ -26,6 +26,7 @@ SCRIPTS: list[tuple[str, list[str], list[str]]] = [
     ("dispatch", [], ["--quick"]),
     ("api", [], []),
     ("ui", [], []),
+    ("admin", [], ["--quick"]),
     ("reports", [], []),
     ("overhead", [], ["--quick"]),
     ("growth", [], ["--quick"]),
