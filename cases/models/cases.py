@@ -328,6 +328,9 @@ class CaseEvent(models.Model):
     class Meta:
         ordering = ["created_at", "id"]
         indexes = [models.Index(fields=["case", "created_at"], name="event_case_time_idx")]
+        # Django's plain base manager (used for related lookups, and reachable as _base_manager)
+        # would otherwise offer an update()/delete() that skips the append-only queryset.
+        base_manager_name = "objects"
 
     def __str__(self) -> str:
         return f"{self.kind} on case {self.case_id} at {self.created_at:%Y-%m-%d %H:%M}"

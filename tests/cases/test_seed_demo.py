@@ -131,3 +131,13 @@ def test_seed_demo_covers_everything_and_is_idempotent(seeded) -> None:  # type:
     visible = cases_visible_to(northwind)
     assert visible.exists()
     assert set(visible.values_list("supplier__code", flat=True)) == {"northwind"}
+
+
+def test_readme_documents_every_demo_account() -> None:
+    from pathlib import Path
+
+    from django.conf import settings
+
+    readme = (Path(settings.BASE_DIR) / "README.md").read_text()
+    for username, password, _role, _org in DEMO_ACCOUNTS:
+        assert f"| `{username}` | `{password}` |" in readme, username
