@@ -34,7 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import append_section, markdown_table, setup_django  # noqa: E402
+from bench.common import append_section, markdown_table, setup_django
 
 LATENCY = 0.05
 
