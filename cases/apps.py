@@ -7,4 +7,8 @@ class CasesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401  (registers system checks)
+        from . import (
+            admin_notifications,  # noqa: F401  (admin for SLA, outbox, reports)
+            checks,  # noqa: F401  (registers system checks)
+            sla_receivers,  # noqa: F401  (SLA clocks and notification outbox)
+        )

@@ -11,7 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
-from celery.schedules import schedule
+from celery.schedules import crontab, schedule
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("MEHR_VAR_DIR", BASE_DIR / "var"))
@@ -193,6 +193,16 @@ else:
         }
     }
 
+# --- Email (notifications) -----------------------------------------------------------------
+# Console by default so `make run` needs no mail server; a deployment sets the SMTP backend.
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", 25))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)
+EMAIL_TIMEOUT = 10
+
 # --- Health (/healthz) ----------------------------------------------------------------------
 # The worker counts as alive while its last heartbeat (beat sends one every 15 s) is younger than this.
 MEHR_HEALTH_WORKER_MAX_AGE_SECONDS = int(os.environ.get("MEHR_HEALTH_WORKER_MAX_AGE_SECONDS", 60))
@@ -209,6 +219,19 @@ CELERY_BEAT_SCHEDULE: dict = {
     "close-quiet-cases": {
         "task": "cases.tasks.close_quiet_cases",
         "schedule": schedule(timedelta(minutes=10)),
+    },
+    "sla-scan": {
+        "task": "cases.tasks.sla_scan",
+        "schedule": schedule(timedelta(seconds=int(os.environ.get("MEHR_SLA_SCAN_SECONDS", 60)))),
+    },
+    "notifications-dispatch": {
+        "task": "cases.tasks.notifications_dispatch",
+        "schedule": schedule(timedelta(seconds=int(os.environ.get("MEHR_NOTIFY_DISPATCH_SECONDS", 15)))),
+    },
+    "reports-daily": {
+        "task": "cases.tasks.reports_daily",
+        # Shortly after midnight (London) for the day before; re-running it replaces that day's rows.
+        "schedule": crontab(minute=15, hour=0),
     },
 }
 
@@ -228,6 +251,38 @@ MEHR = {
         "application/json",
     ],
     "DEFAULT_SLA_WORKING_DAYS": 5,
+    # --- SLA clocks, escalation, notifications, reports (docs/NOTIFICATIONS.md) ---
+    # Warn when a running clock has this many working days (may be fractional) left.
+    "SLA_WARNING_WORKING_DAYS": float(os.environ.get("MEHR_SLA_WARNING_WORKING_DAYS", 1)),
+    # "escalate": a breach raises the priority one step and notifies; "notify_only": it only notifies.
+    "SLA_ESCALATION_MODE": os.environ.get("MEHR_SLA_ESCALATION_MODE", "escalate"),
+    # Whose clocks run in each state; a state not listed (e.g. ESCALATED, AWAITING_SMSO) pauses both.
+    "SLA_WAITING_ON": {
+        "RAISED": "DCC",
+        "TRIAGED": "DCC",
+        "AWAITING_DCC": "DCC",
+        "RETRY_SCHEDULED": "DCC",
+        "RETRYING": "DCC",
+        "EXCLUSION_PROPOSED": "DCC",
+        "AWAITING_USER": "USER",
+    },
+    "SLA_SCAN_BATCH_SIZE": int(os.environ.get("MEHR_SLA_SCAN_BATCH_SIZE", 500)),
+    # Webhook/email retry schedule: delay before attempt 2, 3, ...; after the last one it is dead-lettered.
+    "NOTIFY_RETRY_DELAYS_SECONDS": [
+        int(x) for x in env_list("MEHR_NOTIFY_RETRY_DELAYS_SECONDS", "30,120,600,1800,7200,21600")
+    ],
+    "NOTIFY_WEBHOOK_TIMEOUT_SECONDS": float(os.environ.get("MEHR_NOTIFY_WEBHOOK_TIMEOUT_SECONDS", 10)),
+    # Webhooks to loopback/private/link-local addresses are refused (SSRF) unless this is on
+    # (tests and local demos with a receiver on 127.0.0.1).
+    "NOTIFY_WEBHOOK_ALLOW_PRIVATE": env_bool("MEHR_NOTIFY_WEBHOOK_ALLOW_PRIVATE", default=False),
+    # A claimed message whose worker died becomes due again after this lease.
+    "NOTIFY_CLAIM_LEASE_SECONDS": int(os.environ.get("MEHR_NOTIFY_CLAIM_LEASE_SECONDS", 300)),
+    "NOTIFY_BATCH_SIZE": int(os.environ.get("MEHR_NOTIFY_BATCH_SIZE", 100)),
+    "NOTIFY_EMAIL_FROM": os.environ.get("MEHR_NOTIFY_EMAIL_FROM", "mehr@localhost"),
+    "NOTIFY_SITE_URL": os.environ.get("MEHR_SITE_URL", "http://127.0.0.1:8000"),
+    # Open-case ageing buckets of the daily report, in days since raised: <1, 1-5, 5-10, 10-30, 30+.
+    "REPORT_AGEING_BUCKETS_DAYS": [1, 5, 10, 30],
+    "IMPORT_MAX_ROWS": int(os.environ.get("MEHR_IMPORT_MAX_ROWS", 100_000)),
     # Login throttling (browser sign-in): failures allowed per username / per client address within
     # the lockout window, after which sign-in is refused until the window passes.
     "LOGIN_MAX_FAILURES_PER_USERNAME": int(os.environ.get("MEHR_LOGIN_MAX_FAILURES_PER_USERNAME", 5)),
@@ -265,6 +320,12 @@ MEHR |= {
     "S1SP_SIMULATOR_TIME_SCALE": float(os.environ.get("MEHR_S1SP_SIMULATOR_TIME_SCALE", 1.0)),
 }
 CELERY_TASK_ROUTES = {"retries.tasks.run_session_attempt": {"queue": "sessions"}}
+# SLA/notification/report tasks go to their own queues (the launcher's worker consumes them all).
+CELERY_TASK_ROUTES |= {
+    "cases.tasks.notifications_*": {"queue": "notifications"},
+    "cases.tasks.reports_*": {"queue": "reports"},
+    "cases.tasks.sla_*": {"queue": "notifications"},
+}
 CELERY_BEAT_SCHEDULE |= {
     "retries-claim-due": {
         "task": "retries.tasks.claim_due_session_attempts",

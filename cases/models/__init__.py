@@ -4,7 +4,16 @@ from .calendar import NonWorkingDay
 from .cases import Attachment, Case, CaseEvent, CaseOccurrence, ChecklistItem
 from .catalogue import Check, MehrVersion, ProcedureStep
 from .installations import Device, Installation
+from .notifications import (
+    DeadLetter,
+    DeliveryAttempt,
+    NotificationPreference,
+    NotificationSettings,
+    OutboxMessage,
+)
 from .organisations import Membership, Organisation
+from .reports import CsvImport, DailyReport
+from .sla import SlaClock, SlaInterval
 
 __all__ = [
     "Attachment",
@@ -13,11 +22,20 @@ __all__ = [
     "CaseOccurrence",
     "Check",
     "ChecklistItem",
+    "CsvImport",
+    "DailyReport",
+    "DeadLetter",
+    "DeliveryAttempt",
     "Device",
     "Installation",
     "MehrVersion",
     "Membership",
     "NonWorkingDay",
+    "NotificationPreference",
+    "NotificationSettings",
     "Organisation",
+    "OutboxMessage",
     "ProcedureStep",
+    "SlaClock",
+    "SlaInterval",
 ]

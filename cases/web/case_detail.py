@@ -37,6 +37,7 @@ from cases.services import (
     case_transition,
     case_transition_options,
 )
+from cases.services.sla import sla_clocks_for_case
 
 from .common import Actor, assignable_people, browser_view, not_found, person_label
 from .installation import installation_summary
@@ -181,6 +182,7 @@ def render_detail(
         "people": people,
         "conflict": conflict,
         "open_action": open_action,
+        "sla_clocks": sla_clocks_for_case(case),
     }
     return render(request, "cases/case_detail.html", context, status=status)
 

@@ -24,6 +24,11 @@ def navigation(request: Any) -> dict[str, Any]:
         {"label": "Queue", "url": "/", "current": path == "/" or path.startswith("/cases/")},
         {"label": "My cases", "url": "/?assignee=me", "current": False} if role != Role.USER_VIEWER else None,
         {"label": "Dashboard", "url": "/dashboard/", "current": path.startswith("/dashboard/")},
+        {"label": "Reports", "url": "/reports/daily/", "current": path.startswith("/reports/")},
+        {"label": "Import", "url": "/imports/exception-events/", "current": path.startswith("/imports/")}
+        if role in (Role.DCC_OPERATOR, Role.DCC_MANAGER) else None,
+        {"label": "Notifications", "url": "/settings/notifications/", "current": path.startswith("/settings/")}
+        if not role.startswith("DCC") else None,
     ]
     return {
         "nav": [n for n in nav if n],

@@ -29,6 +29,7 @@ from cases.lifecycle import TRANSITIONS
 from cases.models import Case, Check
 from cases.selectors import cases_visible_to
 from cases.services import case_assign, case_transition
+from cases.services.sla import cases_sla_breached, with_sla_columns
 from cases.validators import normalise_eui64
 
 from .common import Actor, assignable_people, browser_view, person_label
@@ -79,6 +80,9 @@ class QueueFilterForm(forms.Form):
     type = forms.ChoiceField(required=False, choices=_blank(InstallationType.choices), label="Installation type")
     owner = forms.ChoiceField(required=False, choices=_blank(Party.choices), label="Owner party")
     assignee = forms.CharField(required=False, label="Assignee", max_length=16)
+    sla = forms.ChoiceField(
+        required=False, choices=[("", "Any"), ("breached", "Breached"), ("ok", "Not breached")], label="SLA"
+    )
     sort = forms.ChoiceField(required=False, choices=list(SORT_LABELS.items()), label="Sort", initial="updated")
     size = forms.TypedChoiceField(
         required=False, choices=[(n, n) for n in PAGE_SIZE_CHOICES], coerce=int, empty_value=DEFAULT_PAGE_SIZE,
@@ -159,6 +163,8 @@ def filtered_cases(actor: Actor, data: dict[str, Any]) -> tuple[QuerySet[Case], 
         qs = qs.filter(assignee__isnull=True)
     elif assignee.isdigit():
         qs = qs.filter(assignee_id=int(assignee))
+    if data.get("sla"):
+        qs = cases_sla_breached(qs, breached=data["sla"] == "breached")
     found = apply_search(qs, data.get("q") or "")
     return found.queryset, found.note
 
@@ -192,7 +198,7 @@ def queue(request: HttpRequest) -> HttpResponse:
         page = min(page, last_page)
     offset = (page - 1) * size
     rows = list(
-        qs.select_related("installation", "check_type", "assignee", "supplier")
+        with_sla_columns(qs.select_related("installation", "check_type", "assignee", "supplier"))
         .order_by(*SORTS[sort])[offset : offset + size]
     )
     params = {k: v for k, v in request.GET.items() if k != "page" and v}
