@@ -210,13 +210,14 @@ def fault_drill(
     concurrency: int = 2,
     latency: float = LATENCY,
     timeout: float = 900,
+    lease: int = 10,
     log: Callable[[str], None] = print,
 ) -> DrillResult:
     """Run the drill (drill_setup must have run). Faults are spread over the run by progress."""
     from retries.models import FINAL_SESSION_STATES, SessionAttempt
     from tests.retries.workers import RedisServer, Worker, wait_for
 
-    env = {"MEHR_S1SP_SIMULATOR_LATENCY_SECONDS": str(latency), "MEHR_RETRY_CLAIM_LEASE_SECONDS": "10"}
+    env = {"MEHR_S1SP_SIMULATOR_LATENCY_SECONDS": str(latency), "MEHR_RETRY_CLAIM_LEASE_SECONDS": str(lease)}
     # Fault plan: (fraction of attempts finished, fault). SIGKILLs spread over the run.
     plan: list[tuple[float, str]] = [(0.1 + 0.7 * k / max(kills, 1), "sigkill") for k in range(kills)]
     plan += [(0.3, "flushdb"), (0.45, "terminate"), (0.6, "redis-restart"), (0.75, "terminate")]
@@ -268,7 +269,8 @@ def main() -> int:
     parser.add_argument("--kills", type=int, default=4)
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument("--latency", type=float, default=LATENCY)
-    parser.add_argument("--rate", type=float, default=15.0, help="session attempts falling due per second")
+    parser.add_argument("--rate", type=float, default=5.0, help="session attempts falling due per second")
+    parser.add_argument("--lease", type=int, default=30, help="claim lease (s); must exceed backlog / throughput")
     parser.add_argument("--quick", action="store_true", help="1,000 attempts")
     args = parser.parse_args()
     if args.quick:
@@ -278,7 +280,7 @@ def main() -> int:
     drill_setup(args.attempts, rate=args.rate)
     setup_seconds = time.monotonic() - t0
     r = fault_drill(args.attempts, redis_port=args.redis_port, kills=args.kills, concurrency=args.concurrency,
-                    latency=args.latency, timeout=max(900, args.attempts / 5))  # fmt: skip
+                    latency=args.latency, timeout=max(900, 3 * args.attempts / args.rate), lease=args.lease)  # fmt: skip
     rows = [
         {"figure": "migration windows (one first session attempt each)", "value": r.attempts},
         {"figure": "session attempts at the end (retries after lost leases included)", "value": r.session_attempts},
@@ -296,7 +298,7 @@ def main() -> int:
     append_section(
         f"Fault drill: {r.attempts:,} session attempts under SIGKILL, Redis flush/restart, backend termination",
         f"Setup (generator + windows) took {setup_seconds:.0f} s. One worker (concurrency {args.concurrency}, "
-        f"embedded beat), simulator latency {args.latency} s, claim lease 10 s, {args.rate:g} attempts "
+        f"embedded beat), simulator latency {args.latency} s, claim lease {args.lease} s, {args.rate:g} attempts "
         f"falling due per second.\n\n" + markdown_table(rows),
     )
     return 1 if r.problems else 0

@@ -25,7 +25,7 @@ def test_every_attempt_finishes_exactly_once_through_faults(redis_url) -> None: 
     drill_setup(300, rate=6)
     assert SessionAttempt.objects.count() == 300
     assert Case.objects.filter(state=CaseState.RETRY_SCHEDULED).count() == 60
-    result = fault_drill(300, redis_port=PRIVATE_REDIS_PORT, kills=2, latency=0.05, timeout=110)
+    result = fault_drill(300, redis_port=PRIVATE_REDIS_PORT, kills=2, latency=0.05, timeout=240)
     assert result.problems == []
     assert len(result.faults) == 6  # every planned fault was injected
     assert result.duplicate_calls == 0 and result.cases_stuck == 0 and result.lag_after == 0
