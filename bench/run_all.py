@@ -24,6 +24,7 @@ SCRIPTS: list[tuple[str, list[str], list[str]]] = [
     ("ingest", [], []),  # exception ingestion through the API vs raw COPY (when the API is there)
     ("api", [], []),  # case queue API at 1M cases (issue 4)
     ("ui", [], []),  # UI pages at 1M cases (issue 5)
+    ("admin", [], ["--quick"]),  # admin at scale (foundation)
     ("reports", [], []),  # dashboard and daily report at 1M cases (issue 6)
     ("load", [], ["--quick"]),  # bounded load test on loopback (1M cases)
     ("growth", [], ["--quick"]),  # 1M then 100k cases: how each page grows
