@@ -48,33 +48,44 @@ ASSIGNING_ROLES = frozenset(DCC_STAFF_ROLES | {Role.USER_AGENT, Role.DCC_INTEGRA
 
 # --- search: exact, indexed lookups only (a LIKE over a million rows is not a search) ----------
 def case_search_q(term: str) -> Q | None:
-    """Reference (MEHR-000123 or 123), MPAN, MPRN, device ID (EUI-64), check code or incident reference."""
-    from cases.models import Device
+    """Reference (MEHR-000123 or 123), MPAN, MPRN, device ID (EUI-64), check code or incident reference.
+
+    Each alternative is an indexed lookup. Matches on other tables (installations, devices, checks)
+    are resolved first into a short list of ids, so the case query is an OR of index lookups that
+    PostgreSQL combines (a join or an IN subquery under an OR makes it scan a million cases).
+    """
+    from cases.models import Check, Device, Installation
 
     term = term.strip()
     if not term:
         return None
-    q = Q(incident_reference=term)
     if term.upper().startswith("MEHR-"):
         pk = Case.pk_from_reference(term)
         return Q(pk=pk) if pk is not None else Q(pk__in=[])
+    q = Q(pk__in=[])
     if term.isdigit():
-        if len(term) <= 9:
+        if len(term) <= 18:
             q |= Q(pk=int(term))
-        if len(term) == 13:
-            q |= Q(installation__mpan=term)
+        mpxn = Q(mpan=term) if len(term) == 13 else Q()
         if 6 <= len(term) <= 10:
-            q |= Q(installation__mprn=term)
-        return q
+            mpxn = mpxn | Q(mprn=term) if mpxn else Q(mprn=term)
+        if mpxn:
+            q |= Q(installation_id__in=_ids(Installation.objects.filter(mpxn).values_list("pk", flat=True)))
     try:
         eui64 = normalise_eui64(term)
     except Exception:
         eui64 = None
     if eui64:
-        q |= Q(installation_id__in=Device.objects.filter(eui64=eui64).values("installation_id"))
-    if len(term) <= 16:
-        q |= Q(check_type__code=term.upper())
+        q |= Q(installation_id__in=_ids(Device.objects.filter(eui64=eui64).values_list("installation_id", flat=True)))
+    if not term.isdigit():
+        if len(term) <= 16:
+            q |= Q(check_type_id__in=_ids(Check.objects.filter(code=term.upper()).values_list("pk", flat=True)))
+        q |= Q(incident_reference=term)
     return q
+
+
+def _ids(values: QuerySet) -> list[int]:
+    return list(values[:1000])
 
 
 class EstimatedCountPaginator(Paginator):
@@ -136,6 +147,17 @@ class AssigneeFilter(admin.SimpleListFilter):
         if self.value() == "none":
             return queryset.filter(assignee__isnull=True)
         return queryset
+
+
+class ActorRoleFilter(admin.SimpleListFilter):
+    title = "actor role"
+    parameter_name = "actor_role"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return list(Role.choices)
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        return queryset.filter(actor_role=self.value()) if self.value() else queryset
 
 
 # --- inlines -------------------------------------------------------------------------------------
@@ -452,7 +474,8 @@ class CaseEventAdmin(VisibilityScopedAdminMixin, ReadOnlyAdminMixin, admin.Model
     visibility_selector = staticmethod(case_events_visible_to)
     list_display = ("created_at", "case_reference", "kind", "transition", "from_state", "to_state", "actor",
                     "actor_organisation", "actor_role", "visibility")
-    list_filter = ("kind", "visibility", "actor_role", "note_kind")
+    # actor_role has no choices on the model: a plain filter would run SELECT DISTINCT over every event.
+    list_filter = ("kind", "visibility", ActorRoleFilter, "note_kind")
     list_select_related = ("actor", "actor_organisation")
     ordering = ("-id",)
     show_full_result_count = False

@@ -134,6 +134,8 @@ class Case(FSMModelMixin, models.Model):
             models.Index(fields=["assignee", "state"], name="case_assignee_idx"),
             models.Index(fields=["stage", "state"], name="case_stage_idx"),
             models.Index(fields=["category", "state"], name="case_category_idx"),
+            # Search by incident reference (admin, UI): only escalated cases carry one.
+            models.Index(fields=["incident_reference"], condition=~Q(incident_reference=""), name="case_incident_idx"),
         ]
         constraints = [
             # One open case per installation and check: repeats become occurrences.

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('cases', '0005_sla_notifications_reports'),
+        ('cases', '0006_case_incident_reference_index'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
