@@ -761,10 +761,13 @@ WHERE c.id > %(lo)s
 _CHECKLIST_SQL = """
 INSERT INTO cases_checklistitem (case_id, "order", party, kind, text, done, done_by_id, done_at)
 SELECT c.id, s."order", s.party, s.kind, s.text, x.done,
-       CASE WHEN x.done AND s.party = 'DCC' THEN c.assignee_id END,
+       CASE WHEN NOT x.done THEN NULL WHEN s.party = 'USER' THEN coalesce(a.user_id, c.assignee_id)
+            ELSE c.assignee_id END,
        CASE WHEN x.done THEN c.updated_at END
 FROM cases_case c
 JOIN cases_procedurestep s ON s.check_id = c.check_type_id
+LEFT JOIN (SELECT organisation_id, min(user_id) AS user_id FROM cases_membership WHERE role = 'USER_AGENT'
+           GROUP BY organisation_id) a ON a.organisation_id = c.supplier_id
 CROSS JOIN LATERAL (SELECT c.state <> ALL(%(open)s) OR (c.state <> 'RAISED' AND s."order" <= c.id %% 3)) AS x(done)
 WHERE c.id > %(lo)s
 """
@@ -884,6 +887,12 @@ def _derive_python(
     t0 = time.perf_counter()
     steps_by_check: dict[int, list] = {}
     items = []
+    # Who ticked a step: the supplier's agent for User steps, the DCC assignee otherwise.
+    agents: dict[int, int] = {}
+    for org_id, user_id in Membership.objects.filter(role=Role.USER_AGENT).order_by("user_id").values_list(
+        "organisation_id", "user_id"
+    ):
+        agents.setdefault(org_id, user_id)
     for c in cases:
         if c.check_type_id not in steps_by_check:
             steps_by_check[c.check_type_id] = list(c.check_type.steps.order_by("order"))
@@ -891,7 +900,8 @@ def _derive_python(
             done = c.state not in OPEN_STATES or (c.state != CaseState.RAISED and s.order <= c.pk % 3)
             items.append(
                 ChecklistItem(case_id=c.pk, order=s.order, party=s.party, kind=s.kind, text=s.text, done=done,
-                              done_by_id=c.assignee_id if done and s.party == Party.DCC else None,
+                              done_by_id=(agents.get(c.supplier_id) or c.assignee_id if s.party == Party.USER
+                                          else c.assignee_id) if done else None,
                               done_at=c.updated_at if done else None)
             )  # fmt: skip
     ChecklistItem.objects.bulk_create(items, batch_size=500)

@@ -41,7 +41,14 @@ def test_database_url() -> str:
 class Worker:
     """``celery -A mehr_site worker -B`` in its own process group; ``kill()`` is SIGKILL to the group."""
 
-    def __init__(self, broker_url: str, extra_env: dict[str, str] | None = None, concurrency: int = 2) -> None:
+    def __init__(
+        self,
+        broker_url: str,
+        extra_env: dict[str, str] | None = None,
+        concurrency: int = 2,
+        queues: str = "celery,sessions",
+        beat: bool = True,
+    ) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="mehr-worker-"))
         self.log_path = self.dir / "worker.log"
         env = {
@@ -57,9 +64,9 @@ class Worker:
         env.pop("CELERY_TASK_ALWAYS_EAGER", None)
         self.name = f"retries-test-{uuid.uuid4().hex[:8]}@%h"
         command = [
-            sys.executable, "-m", "celery", "-A", "mehr_site", "worker", "-B",
-            "-s", str(self.dir / "celerybeat-schedule"),
-            "-Q", "celery,sessions", "-c", str(concurrency), "-n", self.name,
+            sys.executable, "-m", "celery", "-A", "mehr_site", "worker",
+            *(["-B", "-s", str(self.dir / "celerybeat-schedule")] if beat else []),
+            "-Q", queues, "-c", str(concurrency), "-n", self.name,
             "--without-mingle", "--without-gossip", "-l", "INFO",
         ]
         self.log = open(self.log_path, "wb")  # noqa: SIM115  (closed in stop())
