@@ -328,7 +328,8 @@ def lag(rate: int, seconds: int, concurrency: int, claim_interval: float, inst0:
         )
         bump_sequences()
         log(f"{count:,} attempts due at {rate}/s from {start:%H:%M:%S}; one worker, -c {concurrency}")
-        deadline = time.monotonic() + 5 + seconds + 600
+        # Bounded: a worker that cannot keep up is reported as such ("ran" < "attempts").
+        deadline = time.monotonic() + 5 + seconds + max(120, 5 * seconds)
         while time.monotonic() < deadline:
             time.sleep(2)
             done = scalar("SELECT count(*) FROM retries_sessionattempt WHERE id >= %s AND finished_at IS NOT NULL", [sa0])
@@ -338,7 +339,18 @@ def lag(rate: int, seconds: int, concurrency: int, claim_interval: float, inst0:
     finally:
         stop_worker(worker)
         shutil.rmtree(workdir, ignore_errors=True)
+        purge("sessions")
     with connection.cursor() as cursor:
+        # What did not run in time must not spill into the next run.
+        cursor.execute(
+            "UPDATE retries_sessionattempt SET state = 'CANCELLED', lease_expires_at = NULL "
+            "WHERE id >= %s AND state IN ('SCHEDULED', 'CLAIMED', 'RUNNING')",
+            [sa0],
+        )
+        cursor.execute(
+            "UPDATE retries_migrationattempt SET outcome = 'CANCELLED' WHERE id >= %s AND outcome IN ('SCHEDULED', 'IN_PROGRESS')",
+            [ma0],
+        )
         cursor.execute(
             """
             SELECT count(*),

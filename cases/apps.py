@@ -12,3 +12,4 @@ class CasesConfig(AppConfig):
             checks,  # noqa: F401  (registers system checks)
             sla_receivers,  # noqa: F401  (SLA clocks and notification outbox)
         )
+        from .api import admin as api_admin  # noqa: F401  (registers the API token admin)

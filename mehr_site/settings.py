@@ -251,6 +251,16 @@ MEHR = {
         "application/json",
     ],
     "DEFAULT_SLA_WORKING_DAYS": 5,
+    # REST API (docs/API.md): page sizes, throttling per token, ingestion batch cap, idempotency keys.
+    "API_PAGE_SIZE": int(os.environ.get("MEHR_API_PAGE_SIZE", 50)),
+    "API_MAX_PAGE_SIZE": int(os.environ.get("MEHR_API_MAX_PAGE_SIZE", 200)),
+    "API_THROTTLE_RATES": {
+        "default": os.environ.get("MEHR_API_THROTTLE_RATE", "1200/min"),
+        "ingest": os.environ.get("MEHR_API_INGEST_THROTTLE_RATE", "600/min"),
+    },
+    "API_INGEST_MAX_BATCH": int(os.environ.get("MEHR_API_INGEST_MAX_BATCH", 1000)),
+    "API_IDEMPOTENCY_TTL_HOURS": int(os.environ.get("MEHR_API_IDEMPOTENCY_TTL_HOURS", 24)),
+    "API_TOKEN_TOUCH_SECONDS": 300,
     # --- SLA clocks, escalation, notifications, reports (docs/NOTIFICATIONS.md) ---
     # Warn when a running clock has this many working days (may be fractional) left.
     "SLA_WARNING_WORKING_DAYS": float(os.environ.get("MEHR_SLA_WARNING_WORKING_DAYS", 1)),
@@ -357,6 +367,26 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Separate request/response components so multipart file fields are described correctly.
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "CaseStateEnum": "cases.domain.CaseState",
+        "PartyEnum": "cases.domain.Party",
+        "ExcludedCategoryEnum": "cases.domain.ExcludedCategory",
+        "NoteKindEnum": "cases.domain.NoteKind",
+        "CohortEnum": "cases.domain.Cohort",
+        "StageEnum": "cases.domain.Stage",
+        "CategoryEnum": "cases.domain.Category",
+        "RoleEnum": "cases.domain.Role",
+        "EventKindEnum": "cases.domain.EventKind",
+        "StepKindEnum": "cases.domain.StepKind",
+        "DeviceTypeEnum": "cases.domain.DeviceType",
+        "InstallationTypeEnum": "cases.domain.InstallationType",
+        "MigrationStatusEnum": "cases.domain.MigrationStatus",
+        "PriorityEnum": "cases.domain.Priority",
+        "VisibilityEnum": "cases.domain.Visibility",
+    },
+    "DESCRIPTION": "REST API of the MEHR case manager for Users' and DCC systems. See docs/API.md.",
 }
 
 LOGGING = {

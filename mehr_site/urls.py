@@ -9,9 +9,11 @@ urlpatterns = [
     # SLA, reports, CSV export/import and notification settings (issue 6).
     path("api/v1/", include("cases.api.reports")),
     path("", include("cases.web.reports")),
+    path("api/", include("cases.api.urls")),
     path("", include("cases.web.urls")),
 ]
 
 handler403 = "cases.web.errors.permission_denied"
-handler404 = "cases.web.errors.page_not_found"
-handler500 = "cases.web.errors.server_error"
+# Problem details (JSON) under /api/; the web app's friendly pages everywhere else.
+handler404 = "cases.api.problems.handler404"
+handler500 = "cases.api.problems.handler500"

@@ -14,8 +14,10 @@ from .notifications import (
 from .organisations import Membership, Organisation
 from .reports import CsvImport, DailyReport
 from .sla import SlaClock, SlaInterval
+from .tokens import ApiToken, IdempotencyRecord
 
 __all__ = [
+    "ApiToken",
     "Attachment",
     "Case",
     "CaseEvent",
@@ -27,6 +29,7 @@ __all__ = [
     "DeadLetter",
     "DeliveryAttempt",
     "Device",
+    "IdempotencyRecord",
     "Installation",
     "MehrVersion",
     "Membership",

@@ -9,7 +9,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from cases.domain import DCC_ROLES, OPEN_STATES, EventKind, Role, Visibility
+from cases.domain import DCC_ROLES, OPEN_STATES, EventKind, Role, Stage, Visibility
 from cases.errors import NotPermitted, ValidationFailed
 from cases.models import Case, CaseOccurrence, Check, ChecklistItem, Installation
 from cases.roles import role_of
@@ -17,6 +17,7 @@ from cases.roles import role_of
 from .events import event_record
 
 RAISING_ROLES = frozenset(DCC_ROLES | {Role.SYSTEM})
+STAGES = frozenset(Stage.values)
 
 
 @dataclass(frozen=True)
@@ -41,22 +42,11 @@ def case_raise(
     # --- check -----------------------------------------------------------------------------
     if role_of(actor) not in RAISING_ROLES:
         raise NotPermitted("Only DCC and its systems raise cases.")
-    errors: dict[str, list[str]] = {}
-    if not source or len(source) > 40:
-        errors["source"] = ["A source system of at most 40 characters is required."]
-    if not source_event_id or len(source_event_id) > 128:
-        errors["source_event_id"] = ["A source event id of at most 128 characters is required."]
     occurred_at = occurred_at or timezone.now()
-    if timezone.is_naive(occurred_at):
-        errors["occurred_at"] = ["Give a time zone with the occurrence time."]
-    elif occurred_at > timezone.now() + timezone.timedelta(minutes=5):
-        errors["occurred_at"] = ["The occurrence time is in the future."]
-    if not check.applies_to(installation.cohort):
-        errors["check_code"] = [f"Check {check.code} does not apply to cohort {installation.cohort}."]
-    elif check.retired_in_id and not errors.get("occurred_at") and check.is_retired(on=occurred_at.date()):
-        errors["check_code"] = [f"Check {check.code} was retired in MEHR {check.retired_in.version}."]
-    if stage is not None and stage not in dict(Case._meta.get_field("stage").choices):
-        errors["stage"] = [f"Unknown stage {stage!r}."]
+    errors = raise_errors(
+        installation=installation, check=check, source=source, source_event_id=source_event_id,
+        occurred_at=occurred_at, stage=stage,
+    )
     if errors:
         raise ValidationFailed(errors=errors)
 
@@ -104,6 +94,36 @@ def case_raise(
         return RaiseResult(case=existing.case, created=False, duplicate=True)
 
     return RaiseResult(case=case, created=created, duplicate=False)
+
+
+def raise_errors(
+    *,
+    installation: Installation,
+    check: Check,
+    source: str,
+    source_event_id: str,
+    occurred_at: datetime,
+    stage: str | None,
+    now: datetime | None = None,
+) -> dict[str, list[str]]:
+    """Per-event validation shared by case_raise and case_raise_batch (field name → messages)."""
+    now = now or timezone.now()
+    errors: dict[str, list[str]] = {}
+    if not source or len(source) > 40:
+        errors["source"] = ["A source system of at most 40 characters is required."]
+    if not source_event_id or len(source_event_id) > 128:
+        errors["source_event_id"] = ["A source event id of at most 128 characters is required."]
+    if timezone.is_naive(occurred_at):
+        errors["occurred_at"] = ["Give a time zone with the occurrence time."]
+    elif occurred_at > now + timezone.timedelta(minutes=5):
+        errors["occurred_at"] = ["The occurrence time is in the future."]
+    if not check.applies_to(installation.cohort):
+        errors["check_code"] = [f"Check {check.code} does not apply to cohort {installation.cohort}."]
+    elif check.retired_in_id and not errors.get("occurred_at") and check.is_retired(on=occurred_at.date()):
+        errors["check_code"] = [f"Check {check.code} was retired in MEHR {check.retired_in.version}."]
+    if stage is not None and stage not in STAGES:
+        errors["stage"] = [f"Unknown stage {stage!r}."]
+    return errors
 
 
 def _occurrence(source: str, source_event_id: str) -> CaseOccurrence | None:

@@ -15,11 +15,13 @@ Rules (docs/NOTIFICATIONS.md):
 from __future__ import annotations
 
 import time as _time
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
+import holidays
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
@@ -37,7 +39,7 @@ from cases.domain import (
 )
 from cases.models import Case, CaseEvent, NonWorkingDay, SlaClock, SlaInterval
 from cases.models.sla import ClockKind, ClockParty
-from cases.workdays import WorkingCalendar, working_calendar
+from cases.workdays import LONDON, WorkingCalendar, working_calendar
 
 from .events import event_record
 
@@ -95,10 +97,57 @@ class ClockView:
         return min(100, round(100 * self.elapsed_days / self.target_days)) if self.target_days else 100
 
 
+_HOLIDAY_WEEKDAYS: dict[tuple[int, int, frozenset[date]], list[date]] = {}
+
+
+def _non_working_weekdays(cal: WorkingCalendar, first: date, last: date) -> list[date]:
+    """Sorted weekdays in the years of [first, last] that are not working days (bank holidays, DCC days)."""
+    key = (first.year, last.year, cal.extra_non_working)
+    found = _HOLIDAY_WEEKDAYS.get(key)
+    if found is None:
+        bank = holidays.country_holidays("GB", subdiv="ENG", years=range(first.year, last.year + 1))
+        found = sorted(d for d in {*bank.keys(), *cal.extra_non_working} if d.weekday() < 5)
+        if len(_HOLIDAY_WEEKDAYS) > 64:
+            _HOLIDAY_WEEKDAYS.clear()
+        _HOLIDAY_WEEKDAYS[key] = found
+    return found
+
+
+def _weekdays(first: date, last: date) -> int:
+    """Monday-Friday dates in [first, last]."""
+    if last < first:
+        return 0
+    weeks, rest = divmod((last - first).days + 1, 7)
+    start = first.weekday()
+    return weeks * 5 + sum(1 for i in range(rest) if (start + i) % 7 < 5)
+
+
+def working_seconds(cal: WorkingCalendar, start: datetime, end: datetime) -> float:
+    """Same result as ``cal.working_seconds_between`` in O(log n) instead of a loop over every day:
+    clocks can run for months. Every working day is exactly 24 h in London (clocks change on Sundays)."""
+    if end <= start:
+        return 0.0
+    s, e = start.astimezone(LONDON), end.astimezone(LONDON)
+    d0, d1 = s.date(), e.date()
+    if d0 == d1:
+        return (e - s).total_seconds() if cal.is_working_day(d0) else 0.0
+    total = 0.0
+    if cal.is_working_day(d0):
+        total += (datetime.combine(d0 + timedelta(days=1), time.min, LONDON) - s).total_seconds()
+    if cal.is_working_day(d1):
+        total += (e - datetime.combine(d1, time.min, LONDON)).total_seconds()
+    first, last = d0 + timedelta(days=1), d1 - timedelta(days=1)
+    if first <= last:
+        off = _non_working_weekdays(cal, first, last)
+        full = _weekdays(first, last) - (bisect_right(off, last) - bisect_left(off, first))
+        total += full * DAY
+    return total
+
+
 def clock_elapsed_seconds(clock: SlaClock, *, now: datetime, cal: WorkingCalendar | None = None) -> float:
     elapsed = clock.banked_seconds
     if clock.running_since is not None and now > clock.running_since:
-        elapsed += (cal or sla_calendar()).working_seconds_between(clock.running_since, now)
+        elapsed += working_seconds(cal or sla_calendar(), clock.running_since, now)
     return elapsed
 
 

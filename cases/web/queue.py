@@ -184,7 +184,10 @@ def _query_string(params: dict[str, Any], **changes: Any) -> str:
 def queue(request: HttpRequest) -> HttpResponse:
     actor: Actor = request.actor  # type: ignore[attr-defined]
     form = QueueFilterForm(request.GET or None, actor=actor)
-    data = form.cleaned_data if form.is_bound and form.is_valid() else {}
+    # Invalid values are reported and ignored one by one; the valid filters still apply.
+    if form.is_bound:
+        form.is_valid()
+    data = form.cleaned_data if form.is_bound else {}
     qs, search_note = filtered_cases(actor, data)
     sort = data.get("sort") or "updated"
     size = data.get("size") or DEFAULT_PAGE_SIZE

@@ -46,14 +46,20 @@ class S1SPSimulator:
         )
 
     def behaviour_for(self, installation: Installation):  # type: ignore[no-untyped-def]
+        from django.db.models import F, Q
+
+        from cases.models import Device
         from retries.models import SimulatorBehaviour
 
-        found = SimulatorBehaviour.objects.filter(installation_id=installation.pk).first()
-        if found is None:
-            models = [m for m in installation.devices.values_list("model", flat=True) if m]
-            if models:
-                found = SimulatorBehaviour.objects.filter(installation__isnull=True, device_model__in=models).first()
-        return found
+        # One query: the installation's own behaviour first, else one for a model of its devices.
+        models = Device.objects.filter(installation_id=installation.pk).exclude(model="").values("model")
+        return (
+            SimulatorBehaviour.objects.filter(
+                Q(installation_id=installation.pk) | Q(installation__isnull=True, device_model__in=models)
+            )
+            .order_by(F("installation_id").asc(nulls_last=True), "pk")
+            .first()
+        )
 
     def establish_session(
         self, installation: Installation, *, timeout: float, idempotency_key: str = "", wake_sms: int = 0

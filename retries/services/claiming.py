@@ -97,20 +97,30 @@ def dispatch(claimed: list[Claimed]) -> int:
 
     soft = int(settings.MEHR["RETRY_SOFT_TIME_LIMIT_GRACE_SECONDS"])
     hard = int(settings.MEHR["RETRY_HARD_TIME_LIMIT_GRACE_SECONDS"])
+    if app.conf.task_always_eager:  # debugging set-up: run inline like any other task
+        for item in claimed:
+            run_session_attempt.apply(args=(item.pk, item.token))
+        return len(claimed)
     sent = 0
+    amqp = app.amqp
+    name = run_session_attempt.name
     with app.producer_or_acquire() as producer:
         # kombu >= 5.7 pipelines the publishes to Redis (one round trip per batch instead of per
         # message); other transports and older kombu publish one by one.
         batch = producer.batch(max_size=500) if hasattr(producer, "batch") else contextlib.nullcontext()
         with batch:
             for item in claimed:
-                run_session_attempt.apply_async(
-                    args=(item.pk, item.token),
-                    queue="sessions",
+                # What Task.apply_async does, minus its per-call option merging and routing: about
+                # twice as fast, which is most of the claim-and-dispatch cost (docs/PERFORMANCE.md).
+                message = amqp.create_task_message(
+                    str(uuid.uuid4()),
+                    name,
+                    (item.pk, item.token),
+                    {},
                     soft_time_limit=item.timeout_seconds + soft,
                     time_limit=item.timeout_seconds + hard,
-                    producer=producer,
                 )
+                amqp.send_task_message(producer, name, message, queue="sessions")
                 sent += 1
     return sent
 

@@ -54,8 +54,11 @@ def retries_pause(
     if not reason:
         raise ValidationFailed.field("reason", "Say why retries are paused.")
     fields = _scope_fields(scope, installation, cohort)
+    if RetryPause.objects.filter(is_active=True, **fields).exists():
+        raise ValidationFailed.field("scope", "Retries are already paused there.")
     try:
         with transaction.atomic():
+            # The partial unique index settles a race between two pauses (PostgreSQL).
             pause = RetryPause.objects.create(**fields, reason=reason[:500], paused_by=actor)
             if scope == PauseScope.INSTALLATION:
                 record_on_cases(

@@ -93,6 +93,13 @@ def session_attempt_run(*, attempt_id: int, claim_token: str, worker: str = "", 
             attempt.result_code = "MIGRATION_CLOSED"
             attempt.save(update_fields=["state", "finished_at", "lease_expires_at", "result_code"])
             return "cancelled"
+        if now >= migration.window_end:
+            # Due inside the window but not run in it (retries were paused, or workers were down).
+            attempt.state, attempt.finished_at, attempt.lease_expires_at = SessionState.CANCELLED, now, None
+            attempt.result_code = "WINDOW_CLOSED"
+            attempt.save(update_fields=["state", "finished_at", "lease_expires_at", "result_code"])
+            _window_closed(migration, now)
+            return "window-closed"
         grace = int(settings.MEHR["RETRY_RUN_LEASE_GRACE_SECONDS"])
         attempt.state = SessionState.RUNNING
         attempt.started_at = now
@@ -185,9 +192,10 @@ def after_session(attempt: SessionAttempt, *, result: SessionResult, now: dateti
     migration = MigrationAttempt.objects.select_for_update().select_related("policy", "installation").get(
         pk=attempt.migration_attempt_id
     )
-    if attempt.sms_sent:
+    migration.sms_sent += attempt.sms_sent
+    if not migration.is_open or result.status != SessionStatus.CONNECTED:
+        # (A connected attempt saves sms_sent with the migration's outcome: one statement fewer.)
         MigrationAttempt.objects.filter(pk=migration.pk).update(sms_sent=F("sms_sent") + attempt.sms_sent)
-        migration.sms_sent += attempt.sms_sent
     if not migration.is_open:
         return  # cancelled meanwhile: the result is recorded on the session attempt only
     if result.status == SessionStatus.CONNECTED:
@@ -225,6 +233,31 @@ def after_session(attempt: SessionAttempt, *, result: SessionResult, now: dateti
     )
 
 
+def _window_closed(migration: MigrationAttempt, now: datetime) -> None:
+    """The window closed with an attempt still to run. If attempts ran in it, it failed like any other
+    window; if none did (e.g. the kill switch was on all day), nothing was tried: it is replaced by the
+    next window without counting a failed migration attempt."""
+    if migration.session_attempts.filter(started_at__isnull=False).exists():
+        _migration_failed(
+            migration,
+            check_code=WINDOW_FAILURE_CHECK[AttemptKind(migration.kind)],
+            stage=migration.stage_reached or Stage.COMMUNICATIONS,
+            detail=f"No session with the CH: the window closed. {_summary(migration)}",
+            now=now,
+        )
+        return
+    cases = driven_cases(migration)
+    migration.outcome, migration.finished_at = MigrationOutcome.CANCELLED, now
+    migration.detail = "The window closed before any session attempt ran (retries paused or no worker)."
+    migration.save(update_fields=["outcome", "finished_at", "detail"])
+    record_on_cases(
+        cases,
+        body=f"{migration.get_kind_display()} attempt {migration.number}: {migration.detail} Not counted; rescheduled.",
+        data={"migration_attempt": migration.pk, "outcome": migration.outcome},
+    )
+    reschedule_after(attempt=migration, failed_at=now, cases=cases, kind=migration.kind)
+
+
 def _summary(migration: MigrationAttempt) -> str:
     parts = [
         f"#{n} {state.lower()}{f' ({code})' if code else ''}"
@@ -238,7 +271,7 @@ def _migration_connected(migration: MigrationAttempt, result: SessionResult, now
     if migration.kind == AttemptKind.FIRMWARE_UPGRADE:
         migration.outcome, migration.finished_at, migration.stage_reached = MigrationOutcome.SUCCEEDED, now, Stage.PRE_MIGRATION
         migration.detail = "Firmware upgraded."
-        migration.save(update_fields=["outcome", "finished_at", "stage_reached", "detail"])
+        migration.save(update_fields=["outcome", "finished_at", "stage_reached", "detail", "sms_sent"])
         cases = driven_cases(migration)
         record_on_cases(
             cases,
@@ -259,7 +292,7 @@ def _migration_connected(migration: MigrationAttempt, result: SessionResult, now
     if not later:
         migration.outcome, migration.stage_reached = MigrationOutcome.SUCCEEDED, Stage.COMMISSIONING
         migration.finished_at, migration.detail = now, "Migrated."
-        migration.save(update_fields=["outcome", "finished_at", "stage_reached", "detail"])
+        migration.save(update_fields=["outcome", "finished_at", "stage_reached", "detail", "sms_sent"])
         installation.migration_status = MigrationStatus.MIGRATED
         installation.save(update_fields=["migration_status", "updated_at"])
         cases = driven_cases(migration)
@@ -279,7 +312,7 @@ def _migration_connected(migration: MigrationAttempt, result: SessionResult, now
         # Gas HAN error: electricity migrated, gas excluded until a site visit fixes the HAN.
         migration.outcome, migration.stage_reached, migration.failure_check = MigrationOutcome.PARTIAL, stage, check
         migration.finished_at, migration.detail = now, "Electricity migrated; gas excluded (GT01)."
-        migration.save(update_fields=["outcome", "finished_at", "stage_reached", "failure_check", "detail"])
+        migration.save(update_fields=["outcome", "finished_at", "stage_reached", "failure_check", "detail", "sms_sent"])
         installation.migration_status = MigrationStatus.PARTIALLY_MIGRATED
         installation.save(update_fields=["migration_status", "updated_at"])
         cases = driven_cases(migration)
@@ -319,7 +352,7 @@ def _migration_failed(
     check = Check.objects.filter(code=check_code).first()
     migration.outcome, migration.finished_at, migration.stage_reached = MigrationOutcome.FAILED, now, stage
     migration.failure_check, migration.detail = check, detail
-    migration.save(update_fields=["outcome", "finished_at", "stage_reached", "failure_check", "detail"])
+    migration.save(update_fields=["outcome", "finished_at", "stage_reached", "failure_check", "detail", "sms_sent"])
     installation.migration_attempt_count += 1
     installation.migration_status = MigrationStatus.ROLLED_BACK if stage in BEFORE_CREDENTIALS else MigrationStatus.FAILED
     if installation.migration_status == MigrationStatus.ROLLED_BACK and migration.kind == AttemptKind.FIRMWARE_UPGRADE:

@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max, Sum
 from django.utils import timezone
 
-from cases.domain import EventKind, InstallationType, MigrationStatus
+from cases.domain import OPEN_STATES, CaseState, EventKind, InstallationType, MigrationStatus
 from cases.errors import ValidationFailed
 from cases.models import Case, Installation
 from cases.workdays import working_calendar
@@ -76,13 +76,23 @@ def migration_schedule(
                 f"{locked.migration_attempt_count} migration attempts have failed (policy limit "
                 f"{policy.migration_attempts_before_exclusion}); propose exclusion instead.",
             )
+        if case is not None:
+            cases = [case]
+        else:
+            # An ad-hoc retry drives the installation's open cases (they resolve if it migrates) and
+            # is recorded on each of them; an exclusion proposal is left alone.
+            cases = list(
+                Case.objects.filter(installation=locked, state__in=OPEN_STATES)
+                .exclude(state=CaseState.EXCLUSION_PROPOSED)
+                .order_by("pk")
+            )
         attempt = create_attempt(
             installation=locked,
             policy=policy,
             window_start=window_start or timezone.now(),
             actor=actor,
             reason=reason or "Scheduled by DCC.",
-            cases=[case] if case is not None else [],
+            cases=cases,
         )
     return attempt
 

@@ -10,6 +10,9 @@
       });
     }
   });
+  // Queue filters: open on wide screens (a phone shows them behind a "Filters" button).
+  var more = document.getElementById("morefilters");
+  if (more && window.matchMedia("(min-width: 901px)").matches) more.open = true;
   // Opening one action form closes the others, and focuses its first field.
   document.addEventListener("toggle", function (event) {
     var d = event.target;

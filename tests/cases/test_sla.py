@@ -192,3 +192,18 @@ def test_changing_non_working_days_enqueues_a_recompute(django_capture_on_commit
     with django_capture_on_commit_callbacks(execute=True):
         day.delete()
     assert sent == ["recompute", "recompute"]
+
+
+def test_fast_working_seconds_matches_the_calendar() -> None:
+    import random
+
+    from cases.services.sla import working_seconds
+    from cases.workdays import WorkingCalendar
+
+    cal = WorkingCalendar(extra_non_working=frozenset({datetime(2026, 12, 23).date()}))
+    rng = random.Random(6)
+    base = datetime(2025, 3, 1, tzinfo=LONDON)  # spans DST changes, Easter and two Christmases
+    for _ in range(300):
+        start = base + timedelta(minutes=rng.randrange(0, 60 * 24 * 700))
+        end = start + timedelta(minutes=rng.randrange(0, 60 * 24 * 120))
+        assert working_seconds(cal, start, end) == cal.working_seconds_between(start, end), (start, end)

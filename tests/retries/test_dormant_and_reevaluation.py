@@ -110,3 +110,21 @@ def test_retiring_a_check_reevaluates_cases_blocked_only_by_it(supplier, people,
     assert cases_reevaluate_retired_check(check=retiring, actor=manager) == {
         "reevaluated": 0, "scheduled": 0, "still_blocked": 0,
     }
+
+
+def test_retirement_taking_effect_later_is_picked_up_by_the_hourly_task(supplier, people, catalogue) -> None:  # type: ignore[no-untyped-def]
+    from freezegun import freeze_time
+
+    from retries.services import retired_checks_reevaluate_due
+
+    retiring = Check.objects.get(code="DV003")
+    case = case_in_state(CaseState.AWAITING_USER, installation=InstallationFactory(responsible_supplier=supplier), check=retiring)
+    tomorrow = timezone.localdate() + timedelta(days=1)
+    version = MehrVersion.objects.create(version="9.1", published_on=timezone.localdate(), effective_from=tomorrow)
+    assert check_retire(check=retiring, version=version, actor=people[Role.DCC_MANAGER]) == {
+        "reevaluated": 0, "scheduled": 0, "still_blocked": 0,
+    }
+    assert retired_checks_reevaluate_due() == {"reevaluated": 0, "scheduled": 0, "still_blocked": 0}
+    with freeze_time(timezone.now() + timedelta(days=1, hours=1)):
+        assert retired_checks_reevaluate_due()["scheduled"] == 1
+    assert CaseEvent.objects.filter(case=case, kind=EventKind.REEVALUATION, actor=None).exists()

@@ -262,3 +262,61 @@ def test_lifecycle_limit_comes_from_the_policy(people, installation, catalogue) 
 
     with pytest.raises(TransitionRefused):
         case_transition(case=case, transition="schedule_retry", actor=people[Role.DCC_OPERATOR])
+
+
+def test_ad_hoc_retry_is_recorded_on_and_drives_the_open_cases(installation, people, catalogue, simulator) -> None:  # type: ignore[no-untyped-def]
+    operator = people[Role.DCC_OPERATOR]
+    case = case_in_state(CaseState.AWAITING_DCC, installation=installation, check=Check.objects.get(code="CM001"))
+    attempt = migration_schedule(installation=installation, actor=operator, reason="MCC asked for another go")
+    event = CaseEvent.objects.get(case=case, kind=EventKind.RETRY)
+    assert event.actor == operator and "MCC asked for another go" in event.body
+    assert list(attempt.cases.all()) == [case]
+    run_due(simulator)
+    case.refresh_from_db()
+    assert case.state == CaseState.RESOLVED
+
+
+def test_window_closed_before_anything_ran_is_rescheduled_without_counting(installation, people, catalogue, simulator) -> None:  # type: ignore[no-untyped-def]
+    long_ago = timezone.now() - timedelta(days=3)
+    first = migration_schedule(installation=installation, actor=None, window_start=long_ago)
+    assert run_due(simulator) == ["window-closed"]
+    first.refresh_from_db()
+    installation.refresh_from_db()
+    assert first.outcome == MigrationOutcome.CANCELLED and installation.migration_attempt_count == 0
+    assert SimulatorCall.objects.count() == 0
+    second = MigrationAttempt.objects.get(installation=installation, number=2)
+    assert second.outcome == MigrationOutcome.SCHEDULED and second.window_start > timezone.now()
+
+
+def test_window_closing_after_failed_attempts_fails_it(installation, catalogue, simulator) -> None:  # type: ignore[no-untyped-def]
+    behave(installation, mode=SimulatorBehaviour.Mode.NEVER_ANSWER)
+    start = timezone.now() - timedelta(hours=23, minutes=50)
+    first = migration_schedule(installation=installation, actor=None, window_start=start)
+    assert run_due(simulator) == [SessionState.TIMED_OUT]
+    # The next attempt would be due after the window's end: the window fails at once.
+    first.refresh_from_db()
+    assert first.outcome == MigrationOutcome.FAILED
+    installation.refresh_from_db()
+    assert installation.migration_attempt_count == 1
+
+
+def test_window_closed_after_some_attempts_ran_counts_as_failed(installation, catalogue, simulator) -> None:  # type: ignore[no-untyped-def]
+    behave(installation, mode=SimulatorBehaviour.Mode.NEVER_ANSWER)
+    first = migration_schedule(installation=installation, actor=None)
+    run_due(simulator)
+    # Attempt 2 is scheduled, but (say) the kill switch held it until the window had closed.
+    SessionAttempt.objects.filter(installation=installation, number=2).update(due_at=timezone.now())
+    MigrationAttempt.objects.filter(pk=first.pk).update(window_end=timezone.now())
+    assert run_due(simulator) == ["window-closed"]
+    first.refresh_from_db()
+    assert first.outcome == MigrationOutcome.FAILED and first.failure_check.code == "CM001"
+    assert "window closed" in first.detail
+    assert SimulatorCall.objects.count() == 1
+
+
+def test_sms_are_counted_on_the_migration_attempt(installation, catalogue, simulator) -> None:  # type: ignore[no-untyped-def]
+    behave(installation, mode=SimulatorBehaviour.Mode.FAIL_THEN_CONNECT, fail_times=1, after_connect_check="DV001")
+    migration_schedule(installation=installation, actor=None)
+    run_until_idle(simulator)
+    attempt = MigrationAttempt.objects.get(installation=installation)
+    assert attempt.outcome == MigrationOutcome.FAILED and attempt.sms_sent == 4

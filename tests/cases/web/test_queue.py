@@ -225,3 +225,8 @@ def test_bulk_offers_only_transitions_the_role_may_fire(client_for) -> None:  # 
     operator = client_for(Role.DCC_OPERATOR).get("/").content.decode()
     assert 'value="transition:escalate"' in operator
     assert 'value="transition:exclude"' not in operator
+
+
+def test_an_invalid_filter_does_not_drop_the_valid_ones(dcc_client, mixed) -> None:  # type: ignore[no-untyped-def]
+    response = dcc_client.get("/?state=NOPE&cohort=IOC")
+    assert refs(response) == [mixed["user"].reference]

@@ -1,0 +1,1 @@
+"""REST API of the retry engine: retry policies, and an installation's migration/session attempts."""
