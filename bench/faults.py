@@ -249,6 +249,11 @@ def fault_drill(
                     from django.db import connection
 
                     n = terminate_backends()
+                    for _ in range(20):  # workers hold connections only while busy: catch some
+                        if n:
+                            break
+                        time.sleep(0.25)
+                        n = terminate_backends()
                     connection.close()  # ours survived; start the next query on a fresh one anyway
                     fault = f"terminate ({n} backends)"
                 result.faults.append(f"{fault} at {done:,} finished")

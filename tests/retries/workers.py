@@ -74,7 +74,7 @@ class Worker:
             command, cwd=BASE_DIR, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
         )
 
-    def wait_ready(self, timeout: float = 60) -> None:
+    def wait_ready(self, timeout: float = 120) -> None:
         wait_for(lambda: b" ready." in self.log_path.read_bytes(), timeout, f"worker not ready:\n{self.tail()}")
 
     def tail(self, lines: int = 60) -> str:
