@@ -34,6 +34,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import ROOT, append_section, markdown_table, setup_django
 
+# The claim-throughput measurement claims a large backlog with no workers running: lift the cap on
+# claimed-but-not-started attempts unless the caller set one.
+os.environ.setdefault("MEHR_RETRY_MAX_CLAIMED", "0")
 setup_django()
 
 from django.conf import settings  # noqa: E402

@@ -307,6 +307,10 @@ MEHR |= {
     "RETRY_CLAIM_INTERVAL_SECONDS": float(os.environ.get("MEHR_RETRY_CLAIM_INTERVAL_SECONDS", 1.0)),
     "RETRY_CLAIM_BATCH_SIZE": int(os.environ.get("MEHR_RETRY_CLAIM_BATCH_SIZE", 1000)),
     "RETRY_CLAIM_TICK_BUDGET_SECONDS": float(os.environ.get("MEHR_RETRY_CLAIM_TICK_BUDGET_SECONDS", 0.8)),
+    # At most this many attempts sit claimed but not yet started (queued for a worker); 0 = no cap.
+    # Without a cap a large due backlog is claimed at once, leases expire while the messages wait
+    # in the queue, and workers spend their time discarding stale messages (docs/SCALING.md).
+    "RETRY_MAX_CLAIMED": int(os.environ.get("MEHR_RETRY_MAX_CLAIMED", 2000)),
     # A claimed attempt whose task has not started within this lease goes back to scheduled.
     "RETRY_CLAIM_LEASE_SECONDS": int(os.environ.get("MEHR_RETRY_CLAIM_LEASE_SECONDS", 300)),
     # A running attempt's lease is its session timeout plus this grace; past it the reaper times it out.

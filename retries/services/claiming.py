@@ -70,6 +70,13 @@ def claim_batch(*, now: datetime | None = None, limit: int | None = None) -> lis
         qs = due_queryset(now)
         if qs is None:
             return []
+        cap = int(settings.MEHR["RETRY_MAX_CLAIMED"])
+        if cap > 0:
+            # Claim only what the workers can start within the lease (session_lease_idx covers this count).
+            waiting = SessionAttempt.objects.filter(state=SessionState.CLAIMED).count()
+            limit = min(limit, cap - waiting)
+            if limit <= 0:
+                return []
         rows = list(
             qs.select_for_update(skip_locked=True)
             .order_by("due_at")

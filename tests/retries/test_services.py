@@ -159,6 +159,21 @@ def test_duplicate_delivery_and_stale_token_do_nothing(installation, catalogue, 
     assert SimulatorCall.objects.count() == 1
 
 
+def test_claims_stop_at_the_cap_of_claimed_but_not_started(catalogue, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.MEHR = {**settings.MEHR, "RETRY_MAX_CLAIMED": 4}
+    for _ in range(6):
+        migration_schedule(installation=InstallationFactory(), actor=None)
+    assert len(claim_batch(limit=3)) == 3
+    assert len(claim_batch(limit=3)) == 1  # 3 already wait for a worker: only 1 more fits
+    assert claim_batch() == []
+    assert SessionAttempt.objects.filter(state=SessionState.CLAIMED).count() == 4
+    # Once a worker starts one, the next tick may claim another.
+    SessionAttempt.objects.filter(
+        pk=SessionAttempt.objects.filter(state=SessionState.CLAIMED).values("pk")[:1]
+    ).update(state=SessionState.RUNNING)
+    assert len(claim_batch()) == 1
+
+
 def test_claims_do_not_overlap(catalogue) -> None:  # type: ignore[no-untyped-def]
     for _ in range(5):
         migration_schedule(installation=InstallationFactory(), actor=None)

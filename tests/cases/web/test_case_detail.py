@@ -301,3 +301,13 @@ def test_user_agent_cannot_assign_to_dcc_staff(agent_client, case, people) -> No
 @pytest.mark.parametrize("role", [Role.DCC_OPERATOR, Role.DCC_MANAGER, Role.USER_AGENT, Role.USER_VIEWER])
 def test_every_browser_role_can_read_a_visible_case(client_for, case, role: str) -> None:  # type: ignore[no-untyped-def]
     assert client_for(role).get(url(case)).status_code == 200
+
+
+def test_a_ticked_step_whose_person_was_deleted_still_renders(dcc_client, case, people) -> None:  # type: ignore[no-untyped-def]
+    from django.utils import timezone
+
+    # done_by is SET_NULL: the person who ticked the step may have been removed since.
+    ChecklistItem.objects.filter(case=case, order=1).update(done=True, done_by=None, done_at=timezone.now())
+    response = dcc_client.get(url(case))
+    assert response.status_code == 200
+    assert "✓ done" in response.content.decode()
