@@ -9,6 +9,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from cases.admin.base import is_dcc_user
 from cases.errors import ServiceError
 from cases.models import (
     CsvImport,
@@ -22,6 +23,23 @@ from cases.models import (
     SlaInterval,
 )
 from cases.models.notifications import OutboxStatus
+
+
+class DccOnlyMixin:
+    """These screens span every organisation (outbox, settings, clocks, reports, imports): DCC only.
+
+    A supplier-side account that somebody gave admin access sees none of them, so it can never read
+    another User's data this way (the rule the visibility selectors enforce everywhere else).
+    """
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return is_dcc_user(request) and super().has_module_permission(request)  # type: ignore[misc]
+
+    def has_view_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return is_dcc_user(request) and super().has_view_permission(request, obj)  # type: ignore[misc]
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return is_dcc_user(request) and super().has_change_permission(request, obj)  # type: ignore[misc]
 
 
 class ReadOnlyMixin:
@@ -43,7 +61,7 @@ class SlaIntervalInline(ReadOnlyMixin, admin.TabularInline):
 
 
 @admin.register(SlaClock)
-class SlaClockAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class SlaClockAdmin(DccOnlyMixin, ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["case", "party", "kind", "target_days", "status", "due_at", "warned_at", "breached_at",
                     "escalated_at"]
     list_filter = ["party", "kind", ("breached_at", admin.EmptyFieldListFilter)]
@@ -55,13 +73,13 @@ class SlaClockAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(NotificationSettings)
-class NotificationSettingsAdmin(admin.ModelAdmin):
+class NotificationSettingsAdmin(DccOnlyMixin, admin.ModelAdmin):
     list_display = ["organisation", "webhook_url", "email_recipients", "updated_at"]
     search_fields = ["organisation__code", "organisation__name"]
 
 
 @admin.register(NotificationPreference)
-class NotificationPreferenceAdmin(admin.ModelAdmin):
+class NotificationPreferenceAdmin(DccOnlyMixin, admin.ModelAdmin):
     list_display = ["organisation", "event", "by_email", "by_webhook"]
     list_filter = ["event", "by_email", "by_webhook"]
     search_fields = ["organisation__code"]
@@ -91,7 +109,7 @@ def resend(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySe
         modeladmin.message_user(request, line, messages.WARNING)
 
 
-class OutboxAdminBase(ReadOnlyMixin, admin.ModelAdmin):
+class OutboxAdminBase(DccOnlyMixin, ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["message_id", "event", "channel", "organisation", "case", "status", "attempts",
                     "next_attempt_at", "created_at", "last_error"]
     list_filter = ["status", "channel", "event"]
@@ -104,7 +122,7 @@ class OutboxAdminBase(ReadOnlyMixin, admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         # Read-only fields, but the change list must allow the resend action.
-        return obj is None and request.user.is_staff
+        return obj is None and request.user.is_staff and is_dcc_user(request)
 
 
 @admin.register(OutboxMessage)
@@ -123,14 +141,14 @@ class DeadLetterAdmin(OutboxAdminBase):
 
 
 @admin.register(DailyReport)
-class DailyReportAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class DailyReportAdmin(DccOnlyMixin, ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["report_date", "organisation", "generated_at"]
     list_filter = ["report_date"]
     date_hierarchy = "report_date"
 
 
 @admin.register(CsvImport)
-class CsvImportAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class CsvImportAdmin(DccOnlyMixin, ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["created_at", "file_name", "status", "rows", "cases_created", "occurrences_added",
                     "duplicates", "uploaded_by"]
     list_filter = ["status"]

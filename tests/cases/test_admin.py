@@ -445,3 +445,22 @@ def test_installation_autocomplete_is_scoped(client, user_staff, two_cases) -> N
     assert str(ours.installation.pk) in {r["id"] for r in mine["results"]}
     other = client.get(url, {**params, "term": theirs.installation.mpan}).json()
     assert other["results"] == []
+
+
+@pytest.mark.parametrize(
+    "url_name",
+    [
+        "admin:cases_slaclock_changelist",
+        "admin:cases_notificationsettings_changelist",
+        "admin:cases_notificationpreference_changelist",
+        "admin:cases_outboxmessage_changelist",
+        "admin:cases_deadletter_changelist",
+        "admin:cases_dailyreport_changelist",
+        "admin:cases_csvimport_changelist",
+    ],
+)
+def test_cross_organisation_operational_screens_are_dcc_only(client, operator, user_staff, url_name) -> None:  # type: ignore[no-untyped-def]
+    client.force_login(user_staff)
+    assert client.get(reverse(url_name)).status_code == 403
+    client.force_login(operator)
+    assert client.get(reverse(url_name)).status_code == 200
