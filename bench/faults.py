@@ -211,6 +211,7 @@ def fault_drill(
     latency: float = LATENCY,
     timeout: float = 900,
     lease: int = 10,
+    redis_restart: bool = True,
     log: Callable[[str], None] = print,
 ) -> DrillResult:
     """Run the drill (drill_setup must have run). Faults are spread over the run by progress."""
@@ -220,7 +221,9 @@ def fault_drill(
     env = {"MEHR_S1SP_SIMULATOR_LATENCY_SECONDS": str(latency), "MEHR_RETRY_CLAIM_LEASE_SECONDS": str(lease)}
     # Fault plan: (fraction of attempts finished, fault). SIGKILLs spread over the run.
     plan: list[tuple[float, str]] = [(0.1 + 0.7 * k / max(kills, 1), "sigkill") for k in range(kills)]
-    plan += [(0.3, "flushdb"), (0.45, "terminate"), (0.6, "redis-restart"), (0.75, "terminate")]
+    plan += [(0.3, "flushdb"), (0.45, "terminate"), (0.75, "terminate")]
+    if redis_restart:
+        plan.append((0.6, "redis-restart"))
     plan.sort()
     result = DrillResult(attempts=attempts)
     redis_server = RedisServer(redis_port)
