@@ -3,19 +3,29 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/mehr_scale REDIS_URL=redis://127.0.0.1:6379/8 \\
         .venv/bin/python -m bench.growth --sizes 1000000,100000 --repeat 7
 
+With ``--database-template postgres://postgres@127.0.0.1:5432/mehr_growth_{size}`` each size lives
+in its own database (generated there once, then reused), so the 5,000,000 step need not be
+regenerated for every run:
+
+    .venv/bin/python -m bench.growth --sizes 100000,1000000,5000000 \
+        --database-template postgres://postgres@127.0.0.1:5432/mehr_growth_{size}
+
 For each size (installations = cases = size, session attempts = 2 x size, 8 User organisations,
 seed 1; generated with bench.common.ensure_dataset only when the database holds something else, and
 the generator's time is recorded), requests go in-process through Django's test client and the full
 middleware stack (settings bench.site): the UI case queue (default, filtered, page 3), a case
-detail, an installation detail and the dashboard, for a DCC operator and a User agent; the
+detail, an installation detail, the dashboard and the API case list (first page, filtered, next
+cursor page), for a DCC operator and a User agent; the
 baseline in the same run is a bare Django view through the same stack. Reports p50/p95 and queries
 per request, and per page the ratio between the largest and the smallest size with the growth it
-suggests (flat ≈ O(1)/O(log n) with an index, ≈ size ratio = O(n)).
+suggests (flat ≈ O(1)/O(log n) with an index, ≈ size ratio = O(n)), step by step between
+consecutive sizes.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import os
 import sys
@@ -64,7 +74,12 @@ def pages(size: int) -> dict[str, object]:
             ("case detail", f"/cases/MEHR-{case[0]:06d}/", 7),
             ("installation detail", f"/installations/{case[1]}/", 7),
             ("dashboard", "/dashboard/", 3),
+            ("API cases list", "/api/v1/cases/", 7),
+            ("API cases list filtered (state)", "/api/v1/cases/?state=AWAITING_USER", 7),
         ]
+        first = client.get("/api/v1/cases/?state=AWAITING_USER")
+        if first.status_code == 200 and first.json().get("next"):
+            urls.append(("API cases list, next cursor page", first.json()["next"], 7))
         for name, url, repeat in urls:
             status = client.get(url).status_code
             with count_queries() as q:
@@ -77,18 +92,58 @@ def pages(size: int) -> dict[str, object]:
     return {"rows": rows}
 
 
+def _find(rows: list[dict], size: int, like: dict) -> dict | None:
+    return next((x for x in rows if x["size"] == size and x["user"] == like["user"] and x["page"] == like["page"]), None)
+
+
+def _exponent(small_ms: float, big_ms: float, size_ratio: float) -> float:
+    ratio = big_ms / max(small_ms, 1e-6)
+    return math.log(ratio) / math.log(size_ratio) if ratio > 0 and size_ratio != 1 else 0.0
+
+
+def _verdict(exponent: float) -> str:
+    if exponent < 0.2:
+        return "flat (index-bound, O(log n) or better)"
+    return "sub-linear" if exponent < 0.7 else "≈ linear, O(n)"
+
+
+def use_database(url: str) -> None:
+    """Point the default connection at another database (one per dataset size), creating it and
+    migrating it when missing."""
+    import dj_database_url
+    from django.core.management import call_command
+    from django.db import connection
+
+    name = dj_database_url.parse(url)["NAME"]
+    connection.close()
+    with connection.cursor() as cur:  # still the previous database: CREATE DATABASE from there
+        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+        missing = cur.fetchone() is None
+        if missing:
+            cur.execute(f'CREATE DATABASE "{name}"')
+    connection.close()
+    connection.settings_dict["NAME"] = name
+    call_command("migrate", verbosity=0)
+    call_command("load_catalogue", verbosity=0)
+    print(f"bench: database {name}{' (created)' if missing else ''}", flush=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1000000,100000", help="cases (= installations) per step")
     parser.add_argument("--quick", action="store_true", help="sizes 20000,5000")
+    parser.add_argument("--database-template", default="",
+                        help="a database URL with {size}: one database per size, generated once and reused")  # fmt: skip
     args = parser.parse_args()
     if args.quick:
         args.sizes = "20000,5000"
-    sizes = [int(x) for x in args.sizes.split(",")]
+    sizes = sorted(int(x) for x in args.sizes.split(","))
     setup_django()
     all_rows: list[dict] = []
     generated: list[dict] = []
     for size in sizes:
+        if args.database_template:
+            use_database(args.database_template.format(size=size))
         with Timer() as t:
             made = ensure_dataset(installations=size, cases=size, session_attempts=2 * size, users=8)
         if made:
@@ -96,22 +151,24 @@ def main() -> int:
 
             generated.append({"size": size, "seconds": round(t.seconds, 1), "counts": current_counts()})
         all_rows += pages(size)["rows"]
-    # Growth between the smallest and the largest size.
-    lo, hi = min(sizes), max(sizes)
+    # Growth step by step between consecutive sizes, and over the whole range.
+    lo, hi = sizes[0], sizes[-1]
+    steps = list(itertools.pairwise(sizes))
     growth = []
     for r in all_rows:
         if r["size"] != hi:
             continue
-        small = next((x for x in all_rows if x["size"] == lo and x["user"] == r["user"] and x["page"] == r["page"]), None)
-        if not small:
-            continue
-        ratio = r["p50 ms"] / max(small["p50 ms"], 1e-6)
-        exponent = math.log(ratio) / math.log(hi / lo) if ratio > 0 and hi != lo else 0.0
-        verdict = "flat (index-bound, O(log n) or better)" if exponent < 0.2 else (
-            "sub-linear" if exponent < 0.7 else "≈ linear, O(n)")
-        growth.append({"user": r["user"], "page": r["page"], f"p50 ms at {lo:,}": small["p50 ms"],
-                       f"p50 ms at {hi:,}": r["p50 ms"], "ratio": ratio, "exponent": exponent,
-                       "growth": verdict, f"queries at {hi:,}": r["queries"]})  # fmt: skip
+        row: dict = {"user": r["user"], "page": r["page"]}
+        for size in sizes:
+            x = _find(all_rows, size, r)
+            row[f"p50 ms at {size:,}"] = x["p50 ms"] if x else None
+        for a, b in steps + ([(lo, hi)] if len(steps) > 1 else []):
+            small, big = _find(all_rows, a, r), _find(all_rows, b, r)
+            if small and big:
+                row[f"exponent {a:,}→{b:,}"] = _exponent(small["p50 ms"], big["p50 ms"], b / a)
+        row["growth"] = _verdict(row.get(f"exponent {lo:,}→{hi:,}", 0.0))
+        row[f"queries at {hi:,}"] = r["queries"]
+        growth.append(row)
     body = (
         "In-process (Django test client, full middleware, settings bench.site), one request at a time; "
         f"sizes {', '.join(f'{s:,}' for s in sizes)} cases (= installations, 2x session attempts).\n\n"
@@ -122,9 +179,10 @@ def main() -> int:
             if generated
             else ""
         )
+        + "Exponent k in time ∝ size^k, from the p50 figures: k < 0.2 flat (index-bound), k ≈ 1 linear.\n\n"
         + "### Growth\n\n" + markdown_table(growth) + "\n\n### All figures\n\n" + markdown_table(all_rows)
     )
-    append_section(f"Growth: UI pages from {lo:,} to {hi:,} cases", body)
+    append_section(f"Growth: UI and API pages from {lo:,} to {hi:,} cases", body)
     return 0
 
 
