@@ -3,6 +3,7 @@
 from .calendar import NonWorkingDay
 from .cases import Attachment, Case, CaseEvent, CaseOccurrence, ChecklistItem
 from .catalogue import Check, MehrVersion, ProcedureStep
+from .dashboard import DashboardCaseRollup, DashboardRetryRollup, DashboardRollupState
 from .installations import Device, Installation
 from .notifications import (
     DeadLetter,
@@ -26,6 +27,9 @@ __all__ = [
     "ChecklistItem",
     "CsvImport",
     "DailyReport",
+    "DashboardCaseRollup",
+    "DashboardRetryRollup",
+    "DashboardRollupState",
     "DeadLetter",
     "DeliveryAttempt",
     "Device",
