@@ -15,6 +15,7 @@ from cases.models import (
     ChecklistItem,
     DashboardCaseRollup,
     DashboardRetryRollup,
+    DashboardSupplierRollup,
     Device,
     Installation,
     Membership,
@@ -60,6 +61,16 @@ def dashboard_retry_rollup_visible_to(user: Any) -> QuerySet[DashboardRetryRollu
     """Retry-outcome rollup rows of the installations the user may see."""
     everything, supplier_id = _supplier_filter(user)
     qs = DashboardRetryRollup.objects.all()
+    if everything:
+        return qs
+    if supplier_id is None:
+        return qs.none()
+    return qs.filter(supplier_id=supplier_id)
+
+
+def dashboard_supplier_rollup_visible_to(user: Any) -> QuerySet[DashboardSupplierRollup]:
+    everything, supplier_id = _supplier_filter(user)
+    qs = DashboardSupplierRollup.objects.all()
     if everything:
         return qs
     if supplier_id is None:

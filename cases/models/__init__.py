@@ -3,7 +3,12 @@
 from .calendar import NonWorkingDay
 from .cases import Attachment, Case, CaseEvent, CaseOccurrence, ChecklistItem
 from .catalogue import Check, MehrVersion, ProcedureStep
-from .dashboard import DashboardCaseRollup, DashboardRetryRollup, DashboardRollupState
+from .dashboard import (
+    DashboardCaseRollup,
+    DashboardRetryRollup,
+    DashboardRollupState,
+    DashboardSupplierRollup,
+)
 from .installations import Device, Installation
 from .notifications import (
     DeadLetter,
@@ -30,6 +35,7 @@ __all__ = [
     "DashboardCaseRollup",
     "DashboardRetryRollup",
     "DashboardRollupState",
+    "DashboardSupplierRollup",
     "DeadLetter",
     "DeliveryAttempt",
     "Device",

@@ -47,6 +47,20 @@ class DashboardRetryRollup(models.Model):
         return f"{self.supplier_id} {self.day} {self.state}: {self.attempts}"
 
 
+class DashboardSupplierRollup(models.Model):
+    """Per-supplier retry figures that are slow to count live for one User at 1M installations:
+    migration windows open (scheduled or in progress). One row per supplier that has any."""
+
+    supplier = models.ForeignKey("cases.Organisation", on_delete=models.CASCADE, related_name="+")
+    open_windows = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["supplier"], name="dash_supplier_rollup_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.supplier_id}: {self.open_windows} open windows"
+
+
 class DashboardRollupState(models.Model):
     """One row (pk 1): when the rollups were last rebuilt. Absent = never built (use live data)."""
 

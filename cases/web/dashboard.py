@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Count, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -87,17 +88,30 @@ def installation_aggregates(user: Any) -> dict[str, Counter]:
 def rollup_aggregates(user: Any) -> tuple[dict[str, Counter], dict[str, Counter]]:
     """The same two foldings from the rollup table, in one statement (so one consistent snapshot).
 
-    The rollup holds one row per supplier and dimension combination (a few thousand at 1M cases);
-    summing over suppliers in SQL leaves fewer still to fold."""
-    rows = dashboard_case_rollup_visible_to(user).values(*CASE_DIMENSIONS).annotate(n=Sum("cases")).order_by()
+    The rollup holds one row per supplier and dimension combination (~18,000 at 1M cases). On
+    PostgreSQL one GROUPING SETS query sums them per dimension in SQL (~50 rows back); elsewhere
+    (SQLite: small installs) the grouped rows are summed in Python."""
+    visible = dashboard_case_rollup_visible_to(user)
     agg: dict[str, Counter] = {k: Counter() for k in CASE_KEYS}
     inst: dict[str, Counter] = {k: Counter() for k in INSTALLATION_KEYS.values()}
-    for row in rows:
-        n = row["n"]
-        for key in CASE_KEYS:
-            agg[key][row[key]] += n
-        for column, key in INSTALLATION_KEYS.items():
-            inst[key][row[column]] += n
+    target = {**{k: agg[k] for k in CASE_KEYS}, **{column: inst[key] for column, key in INSTALLATION_KEYS.items()}}
+    if connection.vendor == "postgresql":
+        # The selector's query (visibility) is the FROM; only the grouping is written here.
+        inner, params = visible.values(*CASE_DIMENSIONS, "cases").query.sql_with_params()
+        sets = ", ".join(f"({d})" for d in CASE_DIMENSIONS)
+        flags = ", ".join(f"GROUPING({d})" for d in CASE_DIMENSIONS)
+        sql = f"SELECT {', '.join(CASE_DIMENSIONS)}, {flags}, SUM(cases) FROM ({inner}) r GROUP BY GROUPING SETS ({sets})"
+        width = len(CASE_DIMENSIONS)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            for row in cursor.fetchall():
+                # GROUPING(d) = 0 marks the one dimension this row is grouped by.
+                index = row[width : 2 * width].index(0)
+                target[CASE_DIMENSIONS[index]][row[index]] += row[-1]
+        return agg, inst
+    for row in visible.values(*CASE_DIMENSIONS).annotate(n=Sum("cases")).order_by():
+        for column, counter in target.items():
+            counter[row[column]] += row["n"]
     return agg, inst
 
 

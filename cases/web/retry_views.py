@@ -23,9 +23,20 @@ from django.views.decorators.http import require_POST
 
 from cases.errors import NotPermitted, ServiceError
 from cases.models import DashboardRollupState, Installation
-from cases.selectors import dashboard_retry_rollup_visible_to, installations_visible_to
+from cases.selectors import (
+    dashboard_retry_rollup_visible_to,
+    dashboard_supplier_rollup_visible_to,
+    installations_visible_to,
+)
 from cases.services.dashboard import RETRY_CHART_DAYS
-from retries.models import MigrationAttempt, PauseScope, RetryPause, SessionAttempt, SessionState
+from retries.models import (
+    OPEN_MIGRATION_OUTCOMES,
+    MigrationAttempt,
+    PauseScope,
+    RetryPause,
+    SessionAttempt,
+    SessionState,
+)
 from retries.selectors import (
     migration_attempts_visible_to,
     retry_pauses_visible_to,
@@ -221,6 +232,16 @@ def _rollup_outcome_chart(user: Any, title: str, end: datetime, days: int) -> Co
     return ColumnChart(title, OUTCOME_SERIES, points)
 
 
+def _open_windows(user: Any, actor: Actor, rollup: DashboardRollupState | None) -> int:
+    """Migration windows scheduled or running. From the rollup when fresh: counted live for one User
+    at 1M installations the planner merge-joins the whole installation table (~300 ms)."""
+    if rollup is not None:
+        return dashboard_supplier_rollup_visible_to(user).aggregate(n=Sum("open_windows"))["n"] or 0
+    if actor.is_dcc:
+        return MigrationAttempt.objects.filter(outcome__in=OPEN_MIGRATION_OUTCOMES).count()
+    return migration_attempts_visible_to(user).filter(outcome__in=OPEN_MIGRATION_OUTCOMES).count()
+
+
 def dashboard_retry_context(
     user: Any, actor: Actor, *, now: datetime | None = None, rollup: DashboardRollupState | None = None
 ) -> dict[str, Any]:
@@ -243,9 +264,7 @@ def dashboard_retry_context(
         ),
         "due_count": due.order_by()[:10_001].count(),
         "paused": RetryPause.objects.filter(is_active=True).count() if actor.is_dcc else None,
-        "open_windows": MigrationAttempt.objects.filter(outcome__in=["SCHEDULED", "IN_PROGRESS"]).count()
-        if actor.is_dcc
-        else migration_attempts_visible_to(user).filter(outcome__in=["SCHEDULED", "IN_PROGRESS"]).count(),
+        "open_windows": _open_windows(user, actor, rollup),
     }
     return {
         "retry_chart": chart,

@@ -90,7 +90,7 @@ def test_rollup_gives_exactly_the_live_figures_for_dcc_and_for_each_user(
     for user, role in viewers:
         context = build_dashboard(user, now)
         assert context["rollup"] is None
-        live[user.pk] = (_charts(context), dashboard_retry_context(user, _actor(user, role), now=now)["retry_chart"])
+        live[user.pk] = (_charts(context), dashboard_retry_context(user, _actor(user, role), now=now))
 
     build = dashboard_rollup_rebuild(now)
     assert build.case_rows > 0 and build.retry_rows > 0
@@ -99,11 +99,17 @@ def test_rollup_gives_exactly_the_live_figures_for_dcc_and_for_each_user(
         assert context["rollup"] is not None and context["rollup"].built_at == now
         retry = dashboard_retry_context(user, _actor(user, role), now=now, rollup=context["rollup"])
         assert _charts(context) == live[user.pk][0]
-        assert retry["retry_chart"].columns == live[user.pk][1].columns
+        assert retry["retry_chart"].columns == live[user.pk][1]["retry_chart"].columns
+        assert retry["retry_totals"] == live[user.pk][1]["retry_totals"]
+        assert retry["backlog"] == live[user.pk][1]["backlog"]
 
     # The figures are not trivially equal: the scopes differ as expected.
     dcc, mine, theirs = (live[user.pk][0]["headline"]["open"] for user, _ in viewers)
     assert (dcc, mine, theirs) == (7, 4, 3)
+    windows = [live[user.pk][1]["backlog"]["open_windows"] for user, _ in viewers]
+    assert windows == [3, 2, 1]
+    finished = [sum(live[user.pk][1]["retry_totals"].values()) for user, _ in viewers]
+    assert finished[0] == finished[1] + finished[2] and finished[1] > 0 and finished[2] > 0
 
 
 def test_a_user_reads_only_their_organisations_rollup_rows(dataset, people, supplier, other_supplier) -> None:  # type: ignore[no-untyped-def]
