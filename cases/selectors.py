@@ -14,6 +14,7 @@ from cases.models import (
     CaseOccurrence,
     ChecklistItem,
     DashboardCaseRollup,
+    DashboardCaseTotal,
     DashboardRetryRollup,
     DashboardSupplierRollup,
     Device,
@@ -50,6 +51,17 @@ def dashboard_case_rollup_visible_to(user: Any) -> QuerySet[DashboardCaseRollup]
     """Rollup rows of the open cases the user may see (a User: only their organisation's rows)."""
     everything, supplier_id = _supplier_filter(user)
     qs = DashboardCaseRollup.objects.all()
+    if everything:
+        return qs
+    if supplier_id is None:
+        return qs.none()
+    return qs.filter(supplier_id=supplier_id)
+
+
+def dashboard_case_totals_visible_to(user: Any) -> QuerySet[DashboardCaseTotal]:
+    """Per-dimension open-case totals of the cases the user may see (a User: their organisation's)."""
+    everything, supplier_id = _supplier_filter(user)
+    qs = DashboardCaseTotal.objects.all()
     if everything:
         return qs
     if supplier_id is None:

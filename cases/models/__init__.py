@@ -5,6 +5,7 @@ from .cases import Attachment, Case, CaseEvent, CaseOccurrence, ChecklistItem
 from .catalogue import Check, MehrVersion, ProcedureStep
 from .dashboard import (
     DashboardCaseRollup,
+    DashboardCaseTotal,
     DashboardRetryRollup,
     DashboardRollupState,
     DashboardSupplierRollup,
@@ -33,6 +34,7 @@ __all__ = [
     "CsvImport",
     "DailyReport",
     "DashboardCaseRollup",
+    "DashboardCaseTotal",
     "DashboardRetryRollup",
     "DashboardRollupState",
     "DashboardSupplierRollup",

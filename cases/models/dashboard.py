@@ -32,6 +32,22 @@ class DashboardCaseRollup(models.Model):
         return f"{self.supplier_id} {self.state} {self.stage} {self.category}: {self.cases}"
 
 
+class DashboardCaseTotal(models.Model):
+    """DashboardCaseRollup summed per supplier and one dimension at a time (what each chart shows):
+    a few hundred rows, so a dashboard view reads almost nothing."""
+
+    supplier = models.ForeignKey("cases.Organisation", on_delete=models.CASCADE, related_name="+")
+    dimension = models.CharField(max_length=24)  # a DashboardCaseRollup column name
+    value = models.CharField(max_length=24)  # that column's value (age bucket index as text)
+    cases = models.PositiveIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["supplier"], name="dash_case_total_supplier_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.supplier_id} {self.dimension}={self.value}: {self.cases}"
+
+
 class DashboardRetryRollup(models.Model):
     """Finished session attempts per supplier, local day and outcome (the retry chart)."""
 

@@ -24,14 +24,15 @@ from typing import Any
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Case as SqlCase
-from django.db.models import Count, F, IntegerField, QuerySet, Value, When
-from django.db.models.functions import TruncDate
+from django.db.models import CharField, Count, F, IntegerField, QuerySet, Sum, Value, When
+from django.db.models.functions import Cast, TruncDate
 from django.utils import timezone
 
 from cases.domain import OPEN_STATES
 from cases.models import (
     Case,
     DashboardCaseRollup,
+    DashboardCaseTotal,
     DashboardRetryRollup,
     DashboardRollupState,
     DashboardSupplierRollup,
@@ -115,6 +116,17 @@ def finished_attempts_grouped(now: datetime) -> QuerySet:
     )
 
 
+def case_totals_grouped(dimension: str) -> QuerySet:
+    """The case rollup summed per supplier and one dimension (read from the rollup, not from cases)."""
+    return (
+        DashboardCaseRollup.objects.annotate(dimension=Value(dimension, output_field=CharField()),
+                                             value=Cast(dimension, output_field=CharField()))
+        .values("supplier_id", "dimension", "value")
+        .annotate(n=Sum("cases"))
+        .order_by()
+    )  # fmt: skip
+
+
 def open_windows_grouped() -> QuerySet:
     """Migration windows scheduled or in progress, per supplier (the partial unique index
     migration_attempt_one_open holds exactly these rows)."""
@@ -155,11 +167,16 @@ def dashboard_rollup_rebuild(now: datetime | None = None) -> RollupBuild:
                 cursor.execute("SET LOCAL work_mem = '64MB'")
         # DELETE, not TRUNCATE: TRUNCATE's exclusive lock would block dashboard readers until commit.
         DashboardCaseRollup.objects.all().delete()
+        DashboardCaseTotal.objects.all().delete()
         DashboardRetryRollup.objects.all().delete()
         DashboardSupplierRollup.objects.all().delete()
         case_rows = _insert_select(
             DashboardCaseRollup, ("supplier", *CASE_DIMENSIONS, "cases"), open_cases_grouped(Case.objects.all(), now)
         )
+        for dimension in CASE_DIMENSIONS:
+            _insert_select(
+                DashboardCaseTotal, ("supplier", "dimension", "value", "cases"), case_totals_grouped(dimension)
+            )
         retry_rows = _insert_select(
             DashboardRetryRollup, ("supplier", "day", "state", "attempts"), finished_attempts_grouped(now)
         )

@@ -14,7 +14,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.db import connection
 from django.db.models import Count, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -22,13 +21,8 @@ from django.utils import timezone
 
 from cases.domain import OPEN_STATES, CaseState, Category, Cohort, InstallationType, Party, Stage
 from cases.models import DashboardRollupState
-from cases.selectors import cases_visible_to, dashboard_case_rollup_visible_to
-from cases.services.dashboard import (
-    AGE_BUCKETS,
-    CASE_DIMENSIONS,
-    age_bucket_expression,
-    dashboard_rollup_fresh,
-)
+from cases.selectors import cases_visible_to, dashboard_case_totals_visible_to
+from cases.services.dashboard import AGE_BUCKETS, age_bucket_expression, dashboard_rollup_fresh
 
 from .charts import Bar, BarChart, Segment, StackedBar
 from .common import Actor, browser_view
@@ -86,32 +80,18 @@ def installation_aggregates(user: Any) -> dict[str, Counter]:
 
 
 def rollup_aggregates(user: Any) -> tuple[dict[str, Counter], dict[str, Counter]]:
-    """The same two foldings from the rollup table, in one statement (so one consistent snapshot).
-
-    The rollup holds one row per supplier and dimension combination (~18,000 at 1M cases). On
-    PostgreSQL one GROUPING SETS query sums them per dimension in SQL (~50 rows back); elsewhere
-    (SQLite: small installs) the grouped rows are summed in Python."""
-    visible = dashboard_case_rollup_visible_to(user)
+    """The same two foldings from the rollup's per-dimension totals, in one statement (one
+    consistent snapshot): a few hundred rows (suppliers by dimension values), summed over the
+    visible suppliers in SQL, so at most ~50 rows come back whatever the number of cases."""
     agg: dict[str, Counter] = {k: Counter() for k in CASE_KEYS}
     inst: dict[str, Counter] = {k: Counter() for k in INSTALLATION_KEYS.values()}
     target = {**{k: agg[k] for k in CASE_KEYS}, **{column: inst[key] for column, key in INSTALLATION_KEYS.items()}}
-    if connection.vendor == "postgresql":
-        # The selector's query (visibility) is the FROM; only the grouping is written here.
-        inner, params = visible.values(*CASE_DIMENSIONS, "cases").query.sql_with_params()
-        sets = ", ".join(f"({d})" for d in CASE_DIMENSIONS)
-        flags = ", ".join(f"GROUPING({d})" for d in CASE_DIMENSIONS)
-        sql = f"SELECT {', '.join(CASE_DIMENSIONS)}, {flags}, SUM(cases) FROM ({inner}) r GROUP BY GROUPING SETS ({sets})"
-        width = len(CASE_DIMENSIONS)
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            for row in cursor.fetchall():
-                # GROUPING(d) = 0 marks the one dimension this row is grouped by.
-                index = row[width : 2 * width].index(0)
-                target[CASE_DIMENSIONS[index]][row[index]] += row[-1]
-        return agg, inst
-    for row in visible.values(*CASE_DIMENSIONS).annotate(n=Sum("cases")).order_by():
-        for column, counter in target.items():
-            counter[row[column]] += row["n"]
+    rows = dashboard_case_totals_visible_to(user).values("dimension", "value").annotate(n=Sum("cases")).order_by()
+    for row in rows:
+        counter = target.get(row["dimension"])
+        if counter is not None:
+            value = int(row["value"]) if row["dimension"] == "age_bucket" else row["value"]
+            counter[value] += row["n"]
     return agg, inst
 
 

@@ -11,7 +11,14 @@ from django.conf import settings
 from django.utils import timezone
 
 from cases.domain import CaseState, Cohort, InstallationType, Party, Role
-from cases.models import Case, DashboardCaseRollup, DashboardRetryRollup, DashboardRollupState
+from cases.models import (
+    Case,
+    DashboardCaseRollup,
+    DashboardCaseTotal,
+    DashboardRetryRollup,
+    DashboardRollupState,
+    DashboardSupplierRollup,
+)
 from cases.services import dashboard as service
 from cases.services.dashboard import dashboard_rollup_fresh, dashboard_rollup_rebuild
 from cases.web.common import Actor
@@ -113,12 +120,19 @@ def test_rollup_gives_exactly_the_live_figures_for_dcc_and_for_each_user(
 
 
 def test_a_user_reads_only_their_organisations_rollup_rows(dataset, people, supplier, other_supplier) -> None:  # type: ignore[no-untyped-def]
-    from cases.selectors import dashboard_case_rollup_visible_to, dashboard_retry_rollup_visible_to
+    from cases.selectors import (
+        dashboard_case_rollup_visible_to,
+        dashboard_case_totals_visible_to,
+        dashboard_retry_rollup_visible_to,
+        dashboard_supplier_rollup_visible_to,
+    )
 
     dashboard_rollup_rebuild()
     user = people[Role.USER_AGENT]
     assert set(dashboard_case_rollup_visible_to(user).values_list("supplier_id", flat=True)) == {supplier.pk}
     assert set(dashboard_retry_rollup_visible_to(user).values_list("supplier_id", flat=True)) == {supplier.pk}
+    assert set(dashboard_case_totals_visible_to(user).values_list("supplier_id", flat=True)) == {supplier.pk}
+    assert set(dashboard_supplier_rollup_visible_to(user).values_list("supplier_id", flat=True)) == {supplier.pk}
     assert DashboardCaseRollup.objects.filter(supplier=other_supplier).exists()
     # Someone with no role sees nothing at all.
     from tests.factories import UserFactory
@@ -126,10 +140,12 @@ def test_a_user_reads_only_their_organisations_rollup_rows(dataset, people, supp
     assert not dashboard_case_rollup_visible_to(UserFactory()).exists()
 
 
-def _rows() -> tuple[list, list]:
+def _rows() -> tuple[list, list, list, list]:
     cases = sorted(DashboardCaseRollup.objects.values_list("supplier_id", *service.CASE_DIMENSIONS, "cases"))
     retries = sorted(DashboardRetryRollup.objects.values_list("supplier_id", "day", "state", "attempts"))
-    return cases, retries
+    totals = sorted(DashboardCaseTotal.objects.values_list("supplier_id", "dimension", "value", "cases"))
+    windows = sorted(DashboardSupplierRollup.objects.values_list("supplier_id", "open_windows"))
+    return cases, retries, totals, windows
 
 
 def test_rebuild_is_idempotent_and_replaces_everything(dataset) -> None:  # type: ignore[no-untyped-def]
