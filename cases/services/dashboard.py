@@ -2,8 +2,8 @@
 every open case (and every recent session attempt) on each page view.
 
 ``dashboard_rollup_rebuild`` runs from beat every ``MEHR["DASHBOARD_ROLLUP_INTERVAL_SECONDS"]``
-(task ``cases.tasks.dashboard_rollup_rebuild``, reports queue). In one transaction it deletes both
-rollups and refills them with ``INSERT … SELECT … GROUP BY`` straight from the source tables, then
+(task ``cases.tasks.dashboard_rollup_rebuild``, reports queue). In one transaction it deletes the
+rollup tables and refills them with ``INSERT … SELECT … GROUP BY`` straight from the source tables, then
 stamps ``DashboardRollupState.built_at``: a reader (MVCC) sees either the previous complete
 rollup or the new one, never a half. Rebuilds are serialised on the state row, so two overlapping
 ticks cannot both insert. The dashboard uses the rollups only while they are younger than
@@ -152,7 +152,10 @@ def _insert_select(model: Any, columns: tuple[str, ...], select: QuerySet) -> in
 
 
 def dashboard_rollup_rebuild(now: datetime | None = None) -> RollupBuild:
-    """Replace both rollups from the source tables in one transaction (idempotent)."""
+    """Replace every rollup table from the source tables in one transaction (idempotent).
+
+    ``built_at`` is the start of the rebuild: each INSERT … SELECT reads a snapshot taken at or
+    after it, so "as of" never claims more freshness than the figures have."""
     now = now or timezone.now()
     started = time.monotonic()
     with transaction.atomic():

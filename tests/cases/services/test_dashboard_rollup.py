@@ -223,3 +223,36 @@ def test_healthz_reports_the_rollup_age_without_failing(db) -> None:  # type: ig
     assert stale["ok"] is True and stale["built"] is True and stale["fresh"] is False and stale["age_seconds"] > 80_000
     dashboard_rollup_rebuild()
     assert dashboard_rollup()["fresh"] is True
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_rebuilds_never_double_count(supplier) -> None:  # type: ignore[no-untyped-def]
+    import threading
+
+    from django.db import connection
+
+    check = CheckFactory(code="CM001")
+    for _ in range(5):
+        case_in_state(CaseState.RAISED, installation=InstallationFactory(responsible_supplier=supplier), check=check)
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def rebuild() -> None:
+        try:
+            barrier.wait()
+            dashboard_rollup_rebuild()
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=rebuild) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert sum(DashboardCaseRollup.objects.values_list("cases", flat=True)) == 5
+    assert sum(DashboardCaseTotal.objects.filter(dimension="state").values_list("cases", flat=True)) == 5
+    assert DashboardRollupState.objects.count() == 1
