@@ -13,6 +13,10 @@ from cases.models import (
     CaseEvent,
     CaseOccurrence,
     ChecklistItem,
+    DashboardCaseRollup,
+    DashboardCaseTotal,
+    DashboardRetryRollup,
+    DashboardSupplierRollup,
     Device,
     Installation,
     Membership,
@@ -36,6 +40,49 @@ def cases_visible_to(user: Any) -> QuerySet[Case]:
     """DCC roles see every case; User roles see only their own organisation's cases."""
     everything, supplier_id = _supplier_filter(user)
     qs = Case.objects.all()
+    if everything:
+        return qs
+    if supplier_id is None:
+        return qs.none()
+    return qs.filter(supplier_id=supplier_id)
+
+
+def dashboard_case_rollup_visible_to(user: Any) -> QuerySet[DashboardCaseRollup]:
+    """Rollup rows of the open cases the user may see (a User: only their organisation's rows)."""
+    everything, supplier_id = _supplier_filter(user)
+    qs = DashboardCaseRollup.objects.all()
+    if everything:
+        return qs
+    if supplier_id is None:
+        return qs.none()
+    return qs.filter(supplier_id=supplier_id)
+
+
+def dashboard_case_totals_visible_to(user: Any) -> QuerySet[DashboardCaseTotal]:
+    """Per-dimension open-case totals of the cases the user may see (a User: their organisation's)."""
+    everything, supplier_id = _supplier_filter(user)
+    qs = DashboardCaseTotal.objects.all()
+    if everything:
+        return qs
+    if supplier_id is None:
+        return qs.none()
+    return qs.filter(supplier_id=supplier_id)
+
+
+def dashboard_retry_rollup_visible_to(user: Any) -> QuerySet[DashboardRetryRollup]:
+    """Retry-outcome rollup rows of the installations the user may see."""
+    everything, supplier_id = _supplier_filter(user)
+    qs = DashboardRetryRollup.objects.all()
+    if everything:
+        return qs
+    if supplier_id is None:
+        return qs.none()
+    return qs.filter(supplier_id=supplier_id)
+
+
+def dashboard_supplier_rollup_visible_to(user: Any) -> QuerySet[DashboardSupplierRollup]:
+    everything, supplier_id = _supplier_filter(user)
+    qs = DashboardSupplierRollup.objects.all()
     if everything:
         return qs
     if supplier_id is None:

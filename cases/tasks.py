@@ -46,3 +46,12 @@ def reports_daily(report_date: str | None = None) -> int:
     from datetime import date
 
     return len(reports_generate_daily(report_date=date.fromisoformat(report_date) if report_date else None))
+
+
+# --- Dashboard rollups (routed to the reports queue) --------------------------------------------
+@shared_task(name="cases.tasks.dashboard_rollup_rebuild")
+def dashboard_rollup_rebuild() -> dict:
+    """Beat: rebuild the dashboard's open-case and retry-outcome rollups (cases.services.dashboard)."""
+    from cases.services.dashboard import dashboard_rollup_rebuild as rebuild
+
+    return rebuild().as_dict()

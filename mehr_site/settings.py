@@ -298,6 +298,11 @@ MEHR = {
     "LOGIN_MAX_FAILURES_PER_USERNAME": int(os.environ.get("MEHR_LOGIN_MAX_FAILURES_PER_USERNAME", 5)),
     "LOGIN_MAX_FAILURES_PER_ADDRESS": int(os.environ.get("MEHR_LOGIN_MAX_FAILURES_PER_ADDRESS", 20)),
     "LOGIN_LOCKOUT_SECONDS": int(os.environ.get("MEHR_LOGIN_LOCKOUT_SECONDS", 15 * 60)),
+    # Dashboard rollups (docs/UI.md): beat rebuilds the open-case and retry-outcome summary tables
+    # this often; the dashboard reads them while they are younger than the max age and otherwise
+    # (never built, beat down) falls back to live aggregates, which are exact but O(cases).
+    "DASHBOARD_ROLLUP_INTERVAL_SECONDS": int(os.environ.get("MEHR_DASHBOARD_ROLLUP_INTERVAL_SECONDS", 60)),
+    "DASHBOARD_ROLLUP_MAX_AGE_SECONDS": int(os.environ.get("MEHR_DASHBOARD_ROLLUP_MAX_AGE_SECONDS", 300)),
 }
 
 # --- Retry engine (retries app; MEHR.md §5). Policy numbers live in RetryPolicy rows; these are
@@ -339,6 +344,8 @@ CELERY_TASK_ROUTES |= {
     "cases.tasks.notifications_*": {"queue": "notifications"},
     "cases.tasks.reports_*": {"queue": "reports"},
     "cases.tasks.sla_*": {"queue": "notifications"},
+    # Dashboard rollups are reporting work: keep them off the sessions and notifications queues.
+    "cases.tasks.dashboard_*": {"queue": "reports"},
 }
 CELERY_BEAT_SCHEDULE |= {
     "retries-claim-due": {
@@ -355,6 +362,15 @@ CELERY_BEAT_SCHEDULE |= {
         "task": "retries.tasks.reap_expired_leases",
         "schedule": schedule(timedelta(seconds=MEHR["RETRY_REAP_INTERVAL_SECONDS"])),
         "options": {"expires": max(MEHR["RETRY_REAP_INTERVAL_SECONDS"] * 2, 10)},
+    },
+}
+# Dashboard rollups (cases.services.dashboard), on the reports queue (CELERY_TASK_ROUTES above).
+CELERY_BEAT_SCHEDULE |= {
+    "dashboard-rollup-rebuild": {
+        "task": "cases.tasks.dashboard_rollup_rebuild",
+        "schedule": schedule(timedelta(seconds=MEHR["DASHBOARD_ROLLUP_INTERVAL_SECONDS"])),
+        # A rebuild that waited past the next tick is superseded by that tick's.
+        "options": {"expires": MEHR["DASHBOARD_ROLLUP_INTERVAL_SECONDS"]},
     },
 }
 

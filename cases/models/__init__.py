@@ -3,6 +3,13 @@
 from .calendar import NonWorkingDay
 from .cases import Attachment, Case, CaseEvent, CaseOccurrence, ChecklistItem
 from .catalogue import Check, MehrVersion, ProcedureStep
+from .dashboard import (
+    DashboardCaseRollup,
+    DashboardCaseTotal,
+    DashboardRetryRollup,
+    DashboardRollupState,
+    DashboardSupplierRollup,
+)
 from .installations import Device, Installation
 from .notifications import (
     DeadLetter,
@@ -26,6 +33,11 @@ __all__ = [
     "ChecklistItem",
     "CsvImport",
     "DailyReport",
+    "DashboardCaseRollup",
+    "DashboardCaseTotal",
+    "DashboardRetryRollup",
+    "DashboardRollupState",
+    "DashboardSupplierRollup",
     "DeadLetter",
     "DeliveryAttempt",
     "Device",

@@ -67,3 +67,53 @@ def test_dashboard_page_renders_charts_that_link_to_the_queue(client_for, instal
 
 def test_user_dashboard_says_it_is_scoped(agent_client, db) -> None:  # type: ignore[no-untyped-def]
     assert b"Supplier A only." in agent_client.get("/dashboard/").content
+
+
+# --- Rollup path (cases.services.dashboard) and the live fallback ---------------------------------
+def _open_kpi(html: str) -> int:
+    match = re.search(r'<span class="kv">([\d,]+)</span><span class="kl">open cases</span>', html)
+    assert match, "no open-cases figure on the page"
+    return int(match.group(1).replace(",", ""))
+
+
+def test_dashboard_reads_the_fresh_rollup_and_says_as_of_when(client_for, people, supplier, other_supplier) -> None:  # type: ignore[no-untyped-def]
+    from cases.services.dashboard import dashboard_rollup_rebuild
+
+    check = CheckFactory(code="CM001")
+    for org in (supplier, supplier, other_supplier):
+        case_in_state(CaseState.RAISED, installation=InstallationFactory(responsible_supplier=org), check=check)
+    built = dashboard_rollup_rebuild()
+    # Opened after the rebuild: the rollup does not know it yet, which shows the page reads the rollup.
+    case_in_state(CaseState.RAISED, installation=InstallationFactory(responsible_supplier=supplier), check=check)
+
+    with CaptureQueriesContext(connection) as queries:
+        html = client_for(Role.DCC_OPERATOR).get("/dashboard/").content.decode()
+    assert not [q for q in queries.captured_queries if "cases_case" in q["sql"]]
+    assert 'data-source="rollup"' in html and "Counts as of" in html
+    assert timezone.localtime(built.built_at).strftime("%H:%M") in html
+    assert _open_kpi(html) == 3
+
+    # A User sees their organisation's rows of the rollup only.
+    user_html = client_for(Role.USER_AGENT).get("/dashboard/").content.decode()
+    assert 'data-source="rollup"' in user_html and _open_kpi(user_html) == 2
+
+
+def test_dashboard_falls_back_to_live_figures_when_the_rollup_is_stale(client_for, settings, supplier) -> None:  # type: ignore[no-untyped-def]
+    from cases.models import DashboardRollupState
+    from cases.services.dashboard import dashboard_rollup_rebuild
+
+    check = CheckFactory(code="CM001")
+    dashboard_rollup_rebuild()
+    case_in_state(CaseState.RAISED, installation=InstallationFactory(responsible_supplier=supplier), check=check)
+    max_age = settings.MEHR["DASHBOARD_ROLLUP_MAX_AGE_SECONDS"]
+    DashboardRollupState.objects.update(built_at=timezone.now() - timedelta(seconds=max_age + 5))
+    for role in (Role.DCC_OPERATOR, Role.USER_AGENT):
+        html = client_for(role).get("/dashboard/").content.decode()
+        assert 'data-source="live"' in html and "Counts as of" not in html
+        assert _open_kpi(html) == 1
+
+
+def test_dashboard_is_live_before_the_first_rebuild(client_for, installation, check) -> None:  # type: ignore[no-untyped-def]
+    case_in_state(CaseState.ESCALATED, installation=installation, check=check)
+    html = client_for(Role.USER_VIEWER).get("/dashboard/").content.decode()
+    assert 'data-source="live"' in html and _open_kpi(html) == 1
