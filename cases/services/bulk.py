@@ -65,11 +65,18 @@ def reserve_ids(model: type[models.Model], count: int) -> list[int]:
 
 
 def bulk_insert(
-    model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence[Any]], *, return_ids: bool = False
-) -> list[int]:
+    model: type[models.Model],
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    return_ids: bool = False,
+    returning: Sequence[str] = (),
+) -> list[Any]:
     """Insert ``rows`` (tuples in the order of ``columns``, field attnames) in one statement.
 
-    With ``return_ids`` the new primary keys come back in the order of ``rows``.
+    With ``return_ids`` the new primary keys come back in the order of ``rows`` (reserved from the
+    sequence first: one more statement). With ``returning`` (column names) the inserted rows' values
+    come back as tuples in no particular order: enough when they carry a key of their own.
     """
     if not rows:
         return []
@@ -78,6 +85,8 @@ def bulk_insert(
     if not _is_postgres():
         objs = [model(**dict(zip(columns, row, strict=True))) for row in rows]
         model.objects.bulk_create(objs)
+        if returning:
+            return [tuple(getattr(o, "pk" if c == "id" else c) for c in returning) for o in objs]
         return [o.pk for o in objs] if return_ids else []
 
     fields = [meta.pk if c in ("pk", meta.pk.attname) else meta.get_field(c) for c in columns]
@@ -106,9 +115,11 @@ def bulk_insert(
         f"INSERT INTO {connection.ops.quote_name(meta.db_table)} ({names}) "
         f"SELECT {', '.join(select)} FROM unnest({', '.join(unnest)}) AS u({alias})"
     )
+    if returning:
+        sql += " RETURNING " + ", ".join(connection.ops.quote_name(c) for c in returning)
     with _cursor() as cur:
         cur.execute(sql, [*constant_params, *params])
-    return ids
+        return [tuple(row) for row in cur.fetchall()] if returning else ids
 
 
 def bulk_update_rows(model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:

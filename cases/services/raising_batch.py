@@ -233,16 +233,17 @@ def _apply(items: Sequence[RaiseItem], valid: list[int], outcomes: list[RaiseOut
 
     # --- write: one statement per table ------------------------------------------------------
     if new_order:
-        case_ids = bulk_insert(
+        # (installation, check) is unique among a batch's new cases (one open case per pair): it
+        # matches the returned ids to the cases without reserving them first.
+        for pk, installation_id, check_id in bulk_insert(
             Case,
             ["installation_id", "supplier_id", "check_type_id", "stage", "category", "owner_party",
              "occurrence_count", "first_occurred_at", "last_occurred_at", "raised_at", "updated_at"],
             [(c.installation_id, c.supplier_id, c.check.pk, c.stage, c.check.category, c.check.acting_party,
               c.occurrence_count, c.first_occurred_at, c.last_occurred_at, now, now) for c in new_order],
-            return_ids=True,
-        )  # fmt: skip
-        for case, pk in zip(new_order, case_ids, strict=True):
-            case.pk = pk
+            returning=["id", "installation_id", "check_type_id"],
+        ):  # fmt: skip
+            new_cases[(installation_id, check_id)].pk = pk
         steps: dict[int, list[tuple[int, str, str, str]]] = {}
         for check_id, order, party, kind, text in (
             ProcedureStep.objects.filter(check_type_id__in={c.check.pk for c in new_order})
