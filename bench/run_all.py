@@ -23,6 +23,8 @@ SCRIPTS: list[tuple[str, list[str], list[str]]] = [
     ("scheduler", [], []),  # retry engine: claim-and-dispatch, start lag (issue 3)
     ("ingest", [], []),  # exception ingestion through the API vs raw COPY (when the API is there)
     ("api", [], []),  # case queue API at 1M cases (issue 4)
+    # ingestion API on the dataset api left: new cases and repeats, 1 and 2 clients, vs COPY (issues 4, 7)
+    ("ingest_api", [], ["--batches", "1", "--processes", "1"]),
     ("ui", [], []),  # UI pages at 1M cases (issue 5)
     ("admin", [], ["--quick"]),  # admin at scale (foundation)
     ("reports", [], []),  # dashboard and daily report at 1M cases (issue 6)

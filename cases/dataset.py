@@ -538,7 +538,7 @@ class _Rows:
 # --- writing ------------------------------------------------------------------------------------
 
 DATA_TABLES = (
-    "cases_caseevent", "cases_caseoccurrence", "cases_checklistitem", "cases_attachment", "cases_case",
+    "cases_slainterval", "cases_slaclock", "cases_caseevent", "cases_caseoccurrence", "cases_checklistitem", "cases_attachment", "cases_case",
     "cases_device", "cases_installation",
 )  # fmt: skip
 
@@ -619,6 +619,11 @@ def generate_dataset(
             result.counts[name] = count
             result.seconds[name] = seconds
             log(f"  {name} {count:,} in {seconds:.1f} s")
+        t0 = time.perf_counter()
+        clocks, intervals = dataset_sla_clocks(case_offset=case_offset, postgres=postgres)
+        result.counts["sla_clocks"], result.counts["sla_intervals"] = clocks, intervals
+        result.seconds["sla_clocks"] = time.perf_counter() - t0
+        log(f"  sla clocks {clocks:,} in {result.seconds['sla_clocks']:.1f} s")
         if spec.session_attempts:
             t0 = time.perf_counter()
             migrations, sessions = _session_attempts(spec, world, inst_offset, postgres, log)
@@ -927,6 +932,100 @@ def _derive_python(
     yield "events_occurrence", len(events), 0.0
     CaseEvent.objects.bulk_create(state, batch_size=500)
     yield "events_state", len(state), 0.0
+
+
+SLA_CLOCK_COLUMNS = (
+    "id", "case_id", "party", "kind", "target_days", "started_at", "running_since", "banked_seconds", "due_at",
+    "warn_at", "met_at", "stopped_at", "updated_at",
+)  # fmt: skip
+SLA_INTERVAL_COLUMNS = ("clock_id", "started_at", "ended_at", "end_reason")
+
+
+def dataset_sla_clocks(*, case_offset: int = 0, postgres: bool | None = None) -> tuple[int, int]:
+    """SLA clocks (and their intervals) for open cases above ``case_offset`` that have none, as the
+    services would have left them; returns (clocks, intervals). Also backfills an older dataset.
+
+    The compressed history (raised, then one transition at ``updated_at``) gives: a RAISED case has
+    its DCC response and resolution clocks running since it was raised; a case DCC has moved on has
+    its DCC response clock met at ``updated_at`` and its DCC resolution clock running (waiting on
+    DCC) or paused with the working time it ran banked (waiting on the User, the SMSO, escalated);
+    a case awaiting the User also has the User's two clocks running since ``updated_at``. Deadlines
+    come from the same working calendar as the services (cases.services.sla._deadlines). Finished
+    and closed cases get none (their clocks would all be stopped; nothing reads them).
+    """
+    from decimal import Decimal
+
+    from django.conf import settings
+
+    from cases.models import SlaClock, SlaInterval
+    from cases.models.sla import ClockKind, ClockParty
+    from cases.services.sla import _deadlines, working_seconds
+    from cases.workdays import working_calendar
+
+    postgres = connection.vendor == "postgresql" if postgres is None else postgres
+    cal = working_calendar()
+    waiting_on = settings.MEHR["SLA_WAITING_ON"]
+    default_days = settings.MEHR["DEFAULT_SLA_WORKING_DAYS"]
+    next_id = _max_id(SlaClock) + 1
+    clocks: list[tuple] = []
+    intervals: list[tuple] = []
+    deadline_cache: dict[tuple[datetime, Decimal, float], tuple[datetime, datetime]] = {}
+
+    def add(case_id: int, party: str, kind: str, target: Decimal, started: datetime, running: datetime | None,
+            banked: float, met: datetime | None, ended: datetime | None, reason: str) -> None:
+        nonlocal next_id
+        due = warn = None
+        if running is not None:
+            key = (running, target, banked)
+            if key not in deadline_cache:
+                probe = SlaClock(target_days=target, started_at=started, running_since=running, banked_seconds=banked)
+                _deadlines(probe, running, cal)
+                deadline_cache[key] = (probe.due_at, probe.warn_at)
+            due, warn = deadline_cache[key]
+        # A met response clock is also stopped (met_at = stopped_at); a paused one is not.
+        clocks.append((next_id, case_id, party, kind, target, started, running, banked, due, warn, met, met,
+                       ended or running or started))  # fmt: skip
+        intervals.append((next_id, running or started, ended, reason))
+        next_id += 1
+
+    open_cases = (
+        Case.objects.filter(pk__gt=case_offset, state__in=[str(s) for s in OPEN_STATES])
+        .exclude(sla_clocks__isnull=False)
+        .order_by("pk")
+        .values_list("pk", "state", "raised_at", "updated_at", "check_type__sla_response_days",
+                     "check_type__sla_resolution_days")
+    )  # fmt: skip
+    for pk, state, raised, updated, response_days, resolution_days in open_cases.iterator(chunk_size=10_000):
+        party = waiting_on.get(state, "")
+        targets = {ClockKind.RESPONSE: Decimal(response_days if response_days is not None else default_days),
+                   ClockKind.RESOLUTION: Decimal(resolution_days if resolution_days is not None else default_days)}
+        if state == CaseState.RAISED:
+            for kind in (ClockKind.RESPONSE, ClockKind.RESOLUTION):
+                add(pk, ClockParty.DCC, kind, targets[kind], raised, raised, 0.0, None, None, "")
+            continue
+        moved = max(updated, raised)
+        ran = working_seconds(cal, raised, moved)
+        add(pk, ClockParty.DCC, ClockKind.RESPONSE, targets[ClockKind.RESPONSE], raised, None, ran, moved, moved, "met")
+        if party == ClockParty.DCC:
+            add(pk, ClockParty.DCC, ClockKind.RESOLUTION, targets[ClockKind.RESOLUTION], raised, moved, ran, None,
+                None, "")  # fmt: skip
+        else:
+            add(pk, ClockParty.DCC, ClockKind.RESOLUTION, targets[ClockKind.RESOLUTION], raised, None, ran, None,
+                moved, "paused")  # fmt: skip
+        if party == ClockParty.USER:
+            for kind in (ClockKind.RESPONSE, ClockKind.RESOLUTION):
+                add(pk, ClockParty.USER, kind, targets[kind], moved, moved, 0.0, None, None, "")
+    if postgres:
+        _copy("cases_slaclock", SLA_CLOCK_COLUMNS, clocks)
+        _copy("cases_slainterval", SLA_INTERVAL_COLUMNS, intervals)
+        with connection.cursor() as cur:
+            for table in ("cases_slaclock", "cases_slainterval"):
+                cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                            f"GREATEST((SELECT max(id) FROM {table}), 1), (SELECT max(id) IS NOT NULL FROM {table}))")  # fmt: skip
+    else:
+        SlaClock.objects.bulk_create(_models(SlaClock, SLA_CLOCK_COLUMNS, clocks), batch_size=500)
+        SlaInterval.objects.bulk_create(_models(SlaInterval, SLA_INTERVAL_COLUMNS, intervals), batch_size=500)
+    return len(clocks), len(intervals)
 
 
 MIGRATION_ATTEMPT_COLUMNS = (

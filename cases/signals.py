@@ -11,3 +11,7 @@ from django.dispatch import Signal
 case_transitioned = Signal()
 # sender=CaseEvent; kwargs: event
 case_event_recorded = Signal()
+# sender=CaseEvent; kwargs: event_ids (list of CaseEvent pks). Sent once by set-based services
+# (case_raise_batch) instead of case_event_recorded per event: they apply the SLA and notification
+# effects themselves, set-based; a receiver that needs the events reads them by id.
+case_events_recorded = Signal()

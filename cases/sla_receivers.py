@@ -18,8 +18,5 @@ from cases.signals import case_event_recorded
 
 @receiver(case_event_recorded, sender=CaseEvent, dispatch_uid="cases.sla_and_notifications")
 def on_case_event(sender: Any, event: CaseEvent, **kwargs: Any) -> None:
-    if kwargs.get("bulk"):
-        # Batch raising (cases.services.raising_batch) does the same set-based for its events.
-        return
     sla_on_event(event=event)
     notifications_on_event(event=event)

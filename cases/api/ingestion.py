@@ -12,7 +12,8 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.dateparse import parse_datetime
 
 from cases.domain import Stage
-from cases.models import Case, Check, Device, Installation
+from cases.models import Check, Device, Installation
+from cases.models.cases import REFERENCE_PREFIX
 from cases.services import RaiseItem, case_raise_batch
 from cases.validators import normalise_eui64, validate_mpan, validate_mprn
 
@@ -175,7 +176,7 @@ def ingest(events: list[Any], actor: Any) -> list[dict[str, Any]]:
             continue
         result["status"] = "created" if outcome.first_created else "added"
         result["duplicate"] = outcome.duplicate
-        result["case"] = Case(pk=outcome.case_id).reference
+        result["case"] = f"{REFERENCE_PREFIX}{outcome.case_id:06d}"  # Case.reference, without an instance
     return results
 
 

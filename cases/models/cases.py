@@ -99,15 +99,25 @@ CONDITION_MESSAGES = {
 class Case(FSMModelMixin, models.Model):
     """One migration exception on one installation against one check."""
 
-    installation = models.ForeignKey("cases.Installation", on_delete=models.PROTECT, related_name="cases")
+    # No single-column index on these four foreign keys: each leads a composite index below (the
+    # installation, supplier, check and assignee ones), which serves the same lookups, and every
+    # index is paid on each insert and (non-HOT) update of a case: ingestion writes thousands a second.
+    installation = models.ForeignKey(
+        "cases.Installation", on_delete=models.PROTECT, related_name="cases", db_index=False
+    )
     # Denormalised from the installation: visibility filters on it for every read.
-    supplier = models.ForeignKey("cases.Organisation", on_delete=models.PROTECT, related_name="supplier_cases")
-    check_type = models.ForeignKey("cases.Check", on_delete=models.PROTECT, related_name="cases", verbose_name="check")
+    supplier = models.ForeignKey(
+        "cases.Organisation", on_delete=models.PROTECT, related_name="supplier_cases", db_index=False
+    )
+    check_type = models.ForeignKey(
+        "cases.Check", on_delete=models.PROTECT, related_name="cases", verbose_name="check", db_index=False
+    )
     stage = models.CharField(max_length=24, choices=Stage.choices)
     category = models.CharField(max_length=24, choices=Category.choices)
     owner_party = models.CharField(max_length=8, choices=Party.choices, blank=True, default="")
     assignee = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="assigned_cases"
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="assigned_cases",
+        db_index=False,
     )
     priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
     state = FSMField(default=CaseState.RAISED, choices=CaseState.choices, protected=True, max_length=24)
@@ -283,7 +293,8 @@ class CaseOccurrence(models.Model):
 class ChecklistItem(models.Model):
     """A procedure step copied onto the case when it is raised; ticks are recorded as events."""
 
-    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="checklist")
+    # Indexed by checklist_case_order_unique (case, order); no separate index to maintain.
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="checklist", db_index=False)
     order = models.PositiveSmallIntegerField()
     party = models.CharField(max_length=8, choices=Party.choices)
     kind = models.CharField(max_length=12)
@@ -311,7 +322,8 @@ class AppendOnlyQuerySet(models.QuerySet):
 class CaseEvent(models.Model):
     """The append-only audit trail: who, which organisation, when, from, to, why."""
 
-    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="events")
+    # Indexed by event_case_time_idx (case, created_at); no separate index to maintain.
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="events", db_index=False)
     kind = models.CharField(max_length=16, choices=EventKind.choices)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True)
     actor_organisation = models.ForeignKey("cases.Organisation", on_delete=models.PROTECT, null=True, blank=True)

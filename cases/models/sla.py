@@ -32,7 +32,8 @@ class ClockStatus(models.TextChoices):
 
 
 class SlaClock(models.Model):
-    case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="sla_clocks")
+    # Indexed by sla_clock_case_party_kind_unique (case, party, kind); no separate index to maintain.
+    case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="sla_clocks", db_index=False)
     party = models.CharField(max_length=8, choices=ClockParty.choices)
     kind = models.CharField(max_length=12, choices=ClockKind.choices)
     target_days = models.DecimalField(max_digits=6, decimal_places=2, help_text="Target in working days.")
@@ -86,7 +87,8 @@ class SlaClock(models.Model):
 class SlaInterval(models.Model):
     """One running spell of a clock (the gaps between spells are its pauses)."""
 
-    clock = models.ForeignKey(SlaClock, on_delete=models.CASCADE, related_name="intervals")
+    # Indexed by sla_interval_clock_idx (clock, started_at); no separate index to maintain.
+    clock = models.ForeignKey(SlaClock, on_delete=models.CASCADE, related_name="intervals", db_index=False)
     started_at = models.DateTimeField()
     ended_at = models.DateTimeField(null=True, blank=True)
     end_reason = models.CharField(max_length=16, blank=True, default="")

@@ -143,11 +143,39 @@ def _org_emails(organisation: Organisation, settings_row: NotificationSettings |
     )
 
 
-def notifications_on_event(*, event: CaseEvent) -> list[OutboxMessage]:
-    """Write the outbox rows this case event causes (in the caller's transaction)."""
-    event_type = notification_event_for(event)
-    if not event_type:
-        return []
+class _Lookups:
+    """Preferences, settings and addresses read once per organisation (per event, or per batch)."""
+
+    def __init__(self, organisation_ids: set[int], event_types: set[str]) -> None:
+        self.prefs = {
+            (p.organisation_id, p.event): p
+            for p in NotificationPreference.objects.select_related("organisation").filter(
+                organisation_id__in=organisation_ids, event__in=event_types, organisation__is_active=True
+            )
+        }
+        self._settings: dict[int, NotificationSettings | None] = {}
+        self._emails: dict[tuple[int, frozenset[str]], list[str]] = {}
+        self._dcc: list[Organisation | None] = []
+
+    def settings(self, organisation_id: int) -> NotificationSettings | None:
+        if organisation_id not in self._settings:
+            self._settings[organisation_id] = NotificationSettings.objects.filter(organisation_id=organisation_id).first()
+        return self._settings[organisation_id]
+
+    def emails(self, organisation: Organisation, roles: set[str]) -> list[str]:
+        key = (organisation.pk, frozenset(roles))
+        if key not in self._emails:
+            self._emails[key] = _org_emails(organisation, self.settings(organisation.pk), roles)
+        return self._emails[key]
+
+    def dcc(self) -> Organisation | None:
+        if not self._dcc:
+            self._dcc.append(Organisation.objects.filter(kind=OrganisationKind.DCC).order_by("pk").first())
+        return self._dcc[0]
+
+
+def _messages_for(event: CaseEvent, event_type: str, lookups: _Lookups) -> list[OutboxMessage]:
+    """The outbox rows (unsaved) one case event causes."""
     case = event.case
     messages: list[OutboxMessage] = []
     payload_base = {
@@ -159,39 +187,64 @@ def notifications_on_event(*, event: CaseEvent) -> list[OutboxMessage]:
     if event.kind == EventKind.TRANSITION:
         payload_base["detail"] = {"transition": event.transition, "from_state": event.from_state,
                                   "to_state": event.to_state}
-    pref = (
-        NotificationPreference.objects.select_related("organisation")
-        .filter(organisation_id=case.supplier_id, event=event_type, organisation__is_active=True)
-        .first()
-    )
+    pref = lookups.prefs.get((case.supplier_id, event_type))
     if pref is not None and (pref.by_email or pref.by_webhook):
-        org_settings = NotificationSettings.objects.filter(organisation_id=case.supplier_id).first()
+        org_settings = lookups.settings(case.supplier_id)
         if pref.by_webhook and org_settings is not None and org_settings.webhook_url:
             messages.append(_outbox(case, pref.organisation, event_type, Channel.WEBHOOK, org_settings.webhook_url,
                                     payload_base, event))
         if pref.by_email:
-            to = _org_emails(pref.organisation, org_settings, {Role.USER_AGENT})
+            to = lookups.emails(pref.organisation, {Role.USER_AGENT})
             if to:
                 messages.append(_outbox(case, pref.organisation, event_type, Channel.EMAIL, ",".join(to),
                                         payload_base, event))
     if event_type == NotificationEvent.SLA_BREACH and (event.data or {}).get("party") == "DCC":
         # DCC-owned breaches always reach the DCC managers.
-        dcc = Organisation.objects.filter(kind=OrganisationKind.DCC).order_by("pk").first()
+        dcc = lookups.dcc()
         if dcc is not None:
-            to = _org_emails(dcc, NotificationSettings.objects.filter(organisation=dcc).first(), {Role.DCC_MANAGER})
+            to = lookups.emails(dcc, {Role.DCC_MANAGER})
             if to:
                 messages.append(_outbox(case, dcc, event_type, Channel.EMAIL, ",".join(to), payload_base, event))
+    return messages
+
+
+def _save(messages: list[OutboxMessage]) -> list[OutboxMessage]:
     if messages:
+        OutboxMessage.objects.bulk_create(messages)
         ids = [m.pk for m in messages]
         transaction.on_commit(lambda: _enqueue(ids))
     return messages
+
+
+def notifications_on_event(*, event: CaseEvent) -> list[OutboxMessage]:
+    """Write the outbox rows this case event causes (in the caller's transaction)."""
+    event_type = notification_event_for(event)
+    if not event_type:
+        return []
+    lookups = _Lookups({event.case.supplier_id}, {event_type})
+    return _save(_messages_for(event, event_type, lookups))
+
+
+def notifications_on_events(*, event_ids: list[int]) -> list[OutboxMessage]:
+    """notifications_on_event for many events (batch raising) with a constant number of queries
+    (one more per organisation that is emailed), and one insert for all the outbox rows."""
+    events = list(
+        CaseEvent.objects.filter(pk__in=event_ids)
+        .select_related("case__installation", "case__check_type", "case__supplier")
+        .order_by("pk")
+    )
+    typed = [(event, kind) for event in events if (kind := notification_event_for(event))]
+    if not typed:
+        return []
+    lookups = _Lookups({event.case.supplier_id for event, _ in typed}, {kind for _, kind in typed})
+    return _save([m for event, kind in typed for m in _messages_for(event, kind, lookups)])
 
 
 def _outbox(case: Case, org: Organisation, event_type: str, channel: str, destination: str,
             payload_base: dict[str, Any], event: CaseEvent) -> OutboxMessage:
     message_id = uuid.uuid4()
     payload = {"id": str(message_id), **payload_base}
-    return OutboxMessage.objects.create(
+    return OutboxMessage(
         message_id=message_id,
         organisation=org,
         case=case,

@@ -11,12 +11,17 @@
 * per-event validation is the same function (``raise_errors``); invalid events are reported and
   skipped, the valid ones are applied.
 
-What differs is the cost: a constant number of statements per batch instead of ~8 per event. The
-installations of the batch are locked (``SELECT … FOR UPDATE`` in primary-key order, the same lock
-``case_raise`` takes, so single and batch raising serialise per installation and concurrent batches
-cannot deadlock on each other), then occurrences and open cases are read once, and cases, checklist
-items, events and occurrences are written with bulk inserts. A concurrent duplicate that slips in
-on another installation trips the (source, source_event_id) unique key: the batch is retried and
+What differs is the cost: a constant number of statements per batch (about 20, whatever its size)
+instead of ~8 per event, in one transaction. Replays are answered first from the idempotency key,
+without locks (as case_raise does). For the rest, the installations of the batch are locked
+(``SELECT … FOR UPDATE`` in primary-key order, the same lock ``case_raise`` takes, so single and batch
+raising serialise per installation and concurrent batches cannot deadlock on each other), then
+replays, open cases (``FOR UPDATE``) and their SLA clocks are read once, and every table is written
+with one ``INSERT … SELECT FROM unnest(…)`` (cases.services.bulk: cases, checklist items, events,
+occurrences, SLA clocks and intervals) plus one ``UPDATE … FROM unnest(…)`` for the repeated cases; no
+model instance is built per row. The effects of the per-event ``case_event_recorded`` receiver (SLA
+clocks, outbox rows) are applied set-based too (``_after_events``). A concurrent duplicate that slips
+in on another installation trips the (source, source_event_id) unique key: the batch is retried and
 the event then reports as a duplicate.
 
 One visible difference: when a batch opens a case whose check proposes exclusion and also carries
@@ -29,18 +34,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Min, Q
 from django.utils import timezone
 
-from cases.domain import OPEN_STATES, EventKind, Visibility
+from cases.domain import OPEN_STATES, CaseState, EventKind, Visibility
 from cases.errors import NotPermitted
 from cases.models import Case, CaseEvent, CaseOccurrence, Check, ChecklistItem, Installation, ProcedureStep
 from cases.roles import organisation_of, role_of
-from cases.signals import case_event_recorded
+from cases.signals import case_events_recorded
 
+from .bulk import bulk_insert, bulk_update_rows
 from .raising import RAISING_ROLES, raise_errors
 
 MAX_ATTEMPTS = 3
@@ -97,6 +104,22 @@ def case_raise_batch(*, items: Sequence[RaiseItem], actor: Any = None) -> list[R
     if not valid:
         return outcomes
 
+    # Replays answer from the idempotency key without locking anything, as case_raise does: an
+    # occurrence, once committed, never changes. Only the rest go through the locked path.
+    seen, opened_by = _seen(items, valid)
+    if seen:
+        fresh = []
+        for index in valid:
+            key = (items[index].source, items[index].source_event_id)
+            if key in seen:
+                case_id = seen[key]
+                outcomes[index] = RaiseOutcome(case_id=case_id, duplicate=True, first_created=opened_by.get(case_id) == key)
+            else:
+                fresh.append(index)
+        valid = fresh
+        if not valid:
+            return outcomes
+
     # --- do --------------------------------------------------------------------------------
     for attempt in range(MAX_ATTEMPTS):
         try:
@@ -113,14 +136,11 @@ def case_raise_batch(*, items: Sequence[RaiseItem], actor: Any = None) -> list[R
     return outcomes
 
 
-def _apply(items: Sequence[RaiseItem], valid: list[int], outcomes: list[RaiseOutcome], actor: Any) -> None:
-    installation_ids = sorted({items[i].installation.pk for i in valid})
-    # The lock case_raise takes, in a fixed order.
-    list(Installation.objects.select_for_update().filter(pk__in=installation_ids).order_by("pk").values_list("pk"))
-
-    # Occurrences seen before (replays), read after the lock so concurrent raisers have committed.
+def _seen(items: Sequence[RaiseItem], indices: list[int]) -> tuple[dict[tuple[str, str], int], dict[int, tuple[str, str]]]:
+    """(source, source event id) → case id for the events already stored, and, for those cases,
+    the event that opened each (its first occurrence)."""
     by_source: dict[str, set[str]] = {}
-    for i in valid:
+    for i in indices:
         by_source.setdefault(items[i].source, set()).add(items[i].source_event_id)
     seen_filter = Q()
     for source, ids in by_source.items():
@@ -140,25 +160,60 @@ def _apply(items: Sequence[RaiseItem], valid: list[int], outcomes: list[RaiseOut
             "source", "source_event_id", "case_id"
         ):
             opened_by[c] = (s, e)
+    return seen, opened_by
 
-    check_ids = {items[i].check.pk for i in valid}
-    open_cases: dict[tuple[int, int], Case] = {
-        (c.installation_id, c.check_type_id): c
-        for c in Case.objects.select_for_update()
-        .filter(installation_id__in=installation_ids, check_type_id__in=check_ids, state__in=OPEN_STATES)
-        .select_related("check_type")
-        .only("pk", "state", "supplier_id", "installation_id", "check_type", "occurrence_count", "first_occurred_at",
-              "last_occurred_at")
-    }
+
+@dataclass(slots=True)
+class _Case:
+    """What the batch needs of a case (new or open): no model instances for 1,000 rows."""
+
+    pk: int | None
+    installation: Installation | None  # new cases only (outbox payloads)
+    installation_id: int
+    check: Check
+    supplier_id: int | None
+    state: str
+    stage: str
+    occurrence_count: int
+    first_occurred_at: datetime
+    last_occurred_at: datetime
+    new: bool = False
+
+
+@dataclass(slots=True)
+class _Clock:
+    party: str
+    kind: str
+    running_since: datetime | None
+    stopped_at: datetime | None
+    met_at: datetime | None
+
+
+def _apply(items: Sequence[RaiseItem], valid: list[int], outcomes: list[RaiseOutcome], actor: Any) -> None:
+    installation_ids = sorted({items[i].installation.pk for i in valid})
+    # The lock case_raise takes, in a fixed order.
+    list(Installation.objects.select_for_update().filter(pk__in=installation_ids).order_by("pk").values_list("pk"))
+
+    # Occurrences seen before (replays), read after the lock so concurrent raisers have committed.
+    seen, opened_by = _seen(items, valid)
+
+    checks = {items[i].check.pk: items[i].check for i in valid}
+    open_cases: dict[tuple[int, int], _Case] = {
+        (iid, cid): _Case(pk, None, iid, checks[cid], sid, state, stage, count, first, last)
+        for pk, iid, cid, sid, state, stage, count, first, last in Case.objects.select_for_update()
+        .filter(installation_id__in=installation_ids, check_type_id__in=list(checks), state__in=OPEN_STATES)
+        .values_list("pk", "installation_id", "check_type_id", "supplier_id", "state", "stage", "occurrence_count",
+                     "first_occurred_at", "last_occurred_at")
+    }  # fmt: skip
 
     now = timezone.now()
-    new_cases: dict[tuple[int, int], Case] = {}
-    touched: dict[int, Case] = {}
-    batch_keys: dict[tuple[str, str], tuple[Case, bool]] = {}
-    # (case object, kind, item) in order; case ids of new cases are known only after the insert.
-    event_plan: list[tuple[Case, str, RaiseItem]] = []
-    occurrence_plan: list[tuple[Case, RaiseItem]] = []
-    new_order: list[Case] = []
+    new_cases: dict[tuple[int, int], _Case] = {}
+    touched: dict[int, _Case] = {}
+    batch_keys: dict[tuple[str, str], tuple[_Case, bool]] = {}
+    # (case, kind, item) in order; ids of new cases are known only after they are reserved.
+    event_plan: list[tuple[_Case, str, RaiseItem]] = []
+    new_order: list[_Case] = []
+    pending: list[tuple[int, _Case]] = []  # outcome index, case
     for i in valid:
         item = items[i]
         key = (item.source, item.source_event_id)
@@ -170,22 +225,23 @@ def _apply(items: Sequence[RaiseItem], valid: list[int], outcomes: list[RaiseOut
         if key in batch_keys:
             case, created = batch_keys[key]
             outcome.duplicate, outcome.first_created = True, created
-            outcomes[i] = _Deferred(case, outcome)  # type: ignore[assignment]
+            pending.append((i, case))
             continue
         pair = (item.installation.pk, item.check.pk)
         case = open_cases.get(pair) or new_cases.get(pair)
         if case is None:
-            case = Case(
+            case = _Case(
+                pk=None,
+                installation=item.installation,
                 installation_id=item.installation.pk,
+                check=item.check,
                 supplier_id=item.installation.responsible_supplier_id,
-                check_type=item.check,
+                state=CaseState.RAISED,
                 stage=item.stage or item.check.stage,
-                category=item.check.category,
-                owner_party=item.check.acting_party,
+                occurrence_count=1,
                 first_occurred_at=item.occurred_at,
                 last_occurred_at=item.occurred_at,
-                raised_at=now,
-                updated_at=now,
+                new=True,
             )
             new_cases[pair] = case
             new_order.append(case)
@@ -195,143 +251,136 @@ def _apply(items: Sequence[RaiseItem], valid: list[int], outcomes: list[RaiseOut
             case.occurrence_count += 1
             case.last_occurred_at = max(case.last_occurred_at, item.occurred_at)
             case.first_occurred_at = min(case.first_occurred_at, item.occurred_at)
-            case.updated_at = now
-            if case.pk is not None:
-                touched[case.pk] = case
+            if not case.new:
+                touched[case.pk] = case  # type: ignore[index]
             event_plan.append((case, EventKind.OCCURRENCE, item))
             created = False
-        occurrence_plan.append((case, item))
         batch_keys[key] = (case, created)
         outcome.created = outcome.first_created = created
-        outcomes[i] = _Deferred(case, outcome)  # type: ignore[assignment]
+        pending.append((i, case))
 
+    # --- write: one statement per table ------------------------------------------------------
     if new_order:
-        Case.objects.bulk_create(new_order)
-        steps: dict[int, list[ProcedureStep]] = {}
-        for step in ProcedureStep.objects.filter(check_type_id__in={c.check_type_id for c in new_order}).order_by(
-            "check_type_id", "order"
+        # (installation, check) is unique among a batch's new cases (one open case per pair): it
+        # matches the returned ids to the cases without reserving them first.
+        for pk, installation_id, check_id in bulk_insert(
+            Case,
+            ["installation_id", "supplier_id", "check_type_id", "stage", "category", "owner_party",
+             "occurrence_count", "first_occurred_at", "last_occurred_at", "raised_at", "updated_at"],
+            [(c.installation_id, c.supplier_id, c.check.pk, c.stage, c.check.category, c.check.acting_party,
+              c.occurrence_count, c.first_occurred_at, c.last_occurred_at, now, now) for c in new_order],
+            returning=["id", "installation_id", "check_type_id"],
+        ):  # fmt: skip
+            new_cases[(installation_id, check_id)].pk = pk
+        steps: dict[int, list[tuple[int, str, str, str]]] = {}
+        for check_id, order, party, kind, text in (
+            ProcedureStep.objects.filter(check_type_id__in={c.check.pk for c in new_order})
+            .order_by("check_type_id", "order")
+            .values_list("check_type_id", "order", "party", "kind", "text")
         ):
-            steps.setdefault(step.check_type_id, []).append(step)
-        ChecklistItem.objects.bulk_create(
-            [
-                ChecklistItem(case=case, order=s.order, party=s.party, kind=s.kind, text=s.text)
-                for case in new_order
-                for s in steps.get(case.check_type_id, ())
-            ]
+            steps.setdefault(check_id, []).append((order, party, kind, text))
+        bulk_insert(
+            ChecklistItem,
+            ["case_id", "order", "party", "kind", "text"],
+            [(case.pk, *step) for case in new_order for step in steps.get(case.check.pk, ())],
         )
     if touched:
-        Case.objects.bulk_update(
-            list(touched.values()), ["occurrence_count", "first_occurred_at", "last_occurred_at", "updated_at"]
+        bulk_update_rows(
+            Case,
+            ["occurrence_count", "first_occurred_at", "last_occurred_at", "updated_at"],
+            [(c.pk, c.occurrence_count, c.first_occurred_at, c.last_occurred_at, now) for c in touched.values()],
         )
 
     organisation = organisation_of(actor)
     role = role_of(actor)
-    events = []
+    actor_id = getattr(actor, "pk", None)
+    org_id = organisation.pk if organisation is not None else None
+    event_rows = []
     for case, kind, item in event_plan:
         if kind == EventKind.RAISED:
             data: dict[str, Any] = {"check": item.check.code, "stage": case.stage}
-            extra = {"to_state": case.state}
+            to_state = CaseState.RAISED
         else:
             data = {"source": item.source, "source_event_id": item.source_event_id, "occurred_at": item.occurred_at.isoformat()}
-            extra = {}
-        events.append(
-            CaseEvent(
-                case=case,
-                kind=kind,
-                created_at=now,  # one instant for the whole batch (SLA deadlines are computed once)
-                actor=actor,
-                actor_organisation=organisation,
-                actor_role=role,
-                body=item.detail,
-                visibility=Visibility.SHARED,
-                data=data,
-                **extra,
-            )
-        )
-    CaseEvent.objects.bulk_create(events)
-    CaseOccurrence.objects.bulk_create(
-        [
-            CaseOccurrence(
-                case=case,
-                source=item.source,
-                source_event_id=item.source_event_id,
-                occurred_at=item.occurred_at,
-                detail=item.detail,
-            )
-            for case, item in occurrence_plan
-        ]
+            to_state = ""
+        # one instant for the whole batch (SLA deadlines are computed once)
+        event_rows.append((case.pk, kind, actor_id, org_id, role, now, to_state, Visibility.SHARED, item.detail, data))
+    event_ids = bulk_insert(
+        CaseEvent,
+        ["case_id", "kind", "actor_id", "actor_organisation_id", "actor_role", "created_at", "to_state", "visibility",
+         "body", "data"],
+        event_rows,
+        return_ids=True,
+    )  # fmt: skip
+    bulk_insert(
+        CaseOccurrence,
+        ["case_id", "source", "source_event_id", "occurred_at", "recorded_at", "detail"],
+        [(case.pk, item.source, item.source_event_id, item.occurred_at, now, item.detail) for case, _, item in event_plan],
     )
-    _after_events(events, now)
+    _after_events([(case, kind, pk) for (case, kind, _), pk in zip(event_plan, event_ids, strict=True)], now)
 
     # e.g. missing master keys: propose exclusion straight away, as case_raise does.
     from .transitions import case_transition
 
     for case in new_order:
-        if case.check_type.exclusion_category:
+        if case.check.exclusion_category:
             case_transition(
                 case=case.pk,
                 transition="propose_exclusion",
                 actor=None,
-                note=f"{case.check_type.code} proposes exclusion on being raised.",
-                excluded_category=case.check_type.exclusion_category,
+                note=f"{case.check.code} proposes exclusion on being raised.",
+                excluded_category=case.check.exclusion_category,
             )
 
-    for index, value in enumerate(outcomes):
-        if isinstance(value, _Deferred):
-            value.outcome.case_id = value.case.pk
-            outcomes[index] = value.outcome
-
-
-@dataclass
-class _Deferred:
-    """An outcome whose case id is known once the new cases are inserted."""
-
-    case: Case
-    outcome: RaiseOutcome
+    for index, case in pending:
+        outcomes[index].case_id = case.pk
 
 
 # --- what receivers of case_event_recorded do, set-based -------------------------------------------
-def _after_events(events: list[CaseEvent], now: datetime) -> None:
+def _after_events(events: list[tuple[_Case, str, int]], now: datetime) -> None:
     """The effects of ``case_event_recorded`` for the batch's RAISED and OCCURRENCE events.
 
-    Receivers get the signal per event with ``bulk=True``; the SLA-and-notifications receiver
-    (cases.sla_receivers) leaves those to this function, which does what ``sla_on_event`` and
-    ``notifications_on_event`` would do, with a constant number of queries: a new case's clocks are
-    created in bulk; an occurrence on a case whose clocks already match its state changes nothing
-    (checked in memory, as sla_on_event would); anything else, and any notification a User
-    subscribed to, goes through the per-event functions themselves.
+    The batch does not send ``case_event_recorded`` per event (building 1,000 model instances to
+    announce them cost more than writing them); it sends ``case_events_recorded`` once with the
+    event ids, and does here what the SLA-and-notifications receiver (cases.sla_receivers) does per
+    event, with a constant number of queries: clocks a case lacks for the party it waits on are
+    created in bulk (with the SLA event ``sla_on_event`` would record for an occurrence); an
+    occurrence on a case whose clocks already match its state changes nothing (checked in memory,
+    as sla_on_event would); anything else goes through ``sla_on_event`` itself. Outbox rows for the
+    Users subscribed to "case raised" are written in bulk.
     """
-    if case_event_recorded.has_listeners(CaseEvent):
-        for event in events:
-            case_event_recorded.send(sender=CaseEvent, event=event, bulk=True)
     _sla_bulk(events, now)
     _notifications_bulk(events)
+    if case_events_recorded.has_listeners(CaseEvent):
+        case_events_recorded.send(sender=CaseEvent, event_ids=[pk for _, _, pk in events])
 
 
-def _clocks_aligned(clocks: dict[tuple[str, str], Any], party: str, stopped: bool) -> bool:
-    """Would sla_on_event change nothing for a non-response event (e.g. an occurrence)?"""
+def _sla_changes(clocks: dict[tuple[str, str], _Clock], party: str, stopped: bool) -> tuple[list[str], bool]:
+    """For an event that is not a response (a raise, an occurrence): the (party, kind) clocks that
+    sla_on_event would start, and whether it would change anything else (then it must run itself)."""
     from cases.models.sla import ClockKind, ClockParty
 
+    missing: list[tuple[str, str]] = []
     for p in (ClockParty.DCC, ClockParty.USER):
         for kind in (ClockKind.RESPONSE, ClockKind.RESOLUTION):
             clock = clocks.get((p, kind))
             if clock is None:
                 if p == party and not stopped:
-                    return False
+                    missing.append((p, kind))
             elif stopped:
                 if clock.stopped_at is None:
-                    return False
+                    return missing, True
             elif p == party and clock.met_at is None:
                 if clock.stopped_at is not None or clock.running_since is None:
-                    return False
+                    return missing, True
             elif clock.running_since is not None:
-                return False
-    return True
+                return missing, True
+    return missing, False
 
 
-def _sla_bulk(events: list[CaseEvent], now: datetime) -> None:
+def _sla_bulk(events: list[tuple[_Case, str, int]], now: datetime) -> None:
     from cases.models import SlaClock, SlaInterval
-    from cases.models.sla import ClockKind
+    from cases.models.sla import ClockKind, ClockParty
     from cases.services.sla import (
         STOPPED_STATES,
         _deadlines,
@@ -341,56 +390,89 @@ def _sla_bulk(events: list[CaseEvent], now: datetime) -> None:
         waiting_party,
     )
 
-    clocks_by_case: dict[int, dict[tuple[str, str], Any]] = {}
-    for clock in SlaClock.objects.select_for_update().filter(case_id__in={e.case_id for e in events}):
-        clocks_by_case.setdefault(clock.case_id, {})[(clock.party, clock.kind)] = clock
-    cal = sla_calendar()
-    deadlines: dict[Any, tuple[Any, Any]] = {}
-    new_clocks: list[Any] = []
-    per_event: list[CaseEvent] = []
-    for event in events:
-        case = event.case
+    clocks_by_case: dict[int, dict[tuple[str, str], _Clock]] = {}
+    existing = [case.pk for case, _, _ in events if not case.new]
+    if existing:
+        for case_id, party, kind, running, stopped_at, met in (
+            SlaClock.objects.select_for_update()
+            .filter(case_id__in=set(existing))
+            .values_list("case_id", "party", "kind", "running_since", "stopped_at", "met_at")
+        ):
+            clocks_by_case.setdefault(case_id, {})[(party, kind)] = _Clock(party, kind, running, stopped_at, met)
+    cal = None
+    deadlines: dict[Decimal, tuple[datetime, datetime]] = {}
+    new_clocks: list[tuple] = []
+    sla_events: list[tuple] = []
+    per_event: list[int] = []
+    for case, kind, event_id in events:
         state = str(case.state)
         party, stopped = waiting_party(state), state in STOPPED_STATES
-        clocks = clocks_by_case.setdefault(case.pk, {})
-        if event.kind == EventKind.RAISED and not clocks:
-            if not party or stopped:
-                continue
-            for kind in (ClockKind.RESPONSE, ClockKind.RESOLUTION):
-                clock = SlaClock(case=case, party=party, kind=kind, target_days=_target(case, kind), started_at=now)
-                if clock.target_days not in deadlines:  # the same for every clock of the batch's instant
-                    _deadlines(clock, now, cal)
-                    deadlines[clock.target_days] = (clock.due_at, clock.warn_at)
-                clock.due_at, clock.warn_at = deadlines[clock.target_days]
-                clock.running_since = now
-                clock.updated_at = now
-                clocks[(party, kind)] = clock
-                new_clocks.append(clock)
-        elif not _clocks_aligned(clocks, party, stopped):
-            per_event.append(event)
+        clocks = clocks_by_case.setdefault(case.pk, {})  # type: ignore[arg-type]
+        missing, other = _sla_changes(clocks, party, stopped)
+        if other:
+            per_event.append(event_id)
+            continue
+        changes = []
+        for p, k in missing:
+            target = _target(_CheckOnly(case.check), k)
+            if target not in deadlines:  # the same for every clock of the batch's instant
+                cal = cal or sla_calendar()
+                probe = SlaClock(target_days=target, started_at=now, running_since=now)
+                _deadlines(probe, now, cal)
+                deadlines[target] = (probe.due_at, probe.warn_at)
+            due, warn = deadlines[target]
+            new_clocks.append((case.pk, p, k, target, now, now, due, warn, now))
+            clocks[(p, k)] = _Clock(p, k, now, None, None)
+            changes.append(f"{ClockParty(p).label} {ClockKind(k).label.lower()} clock started "
+                           f"(target {target:g} working days)")  # fmt: skip
+        # Clocks starting with the case are implied by "Raised"; later starts are recorded (as sla_on_event).
+        if changes and kind != EventKind.RAISED:
+            sla_events.append((case.pk, "; ".join(changes) + ".", {"changes": changes, "state": state, "waiting_on": party}))
     if new_clocks:
-        SlaClock.objects.bulk_create(new_clocks)
-        SlaInterval.objects.bulk_create([SlaInterval(clock=clock, started_at=now) for clock in new_clocks])
-    for event in per_event:
-        sla_on_event(event=event)
+        clock_ids = bulk_insert(
+            SlaClock,
+            ["case_id", "party", "kind", "target_days", "started_at", "running_since", "due_at", "warn_at", "updated_at"],
+            new_clocks,
+            return_ids=True,
+        )
+        bulk_insert(SlaInterval, ["clock_id", "started_at"], [(pk, now) for pk in clock_ids])
+    if sla_events:
+        system_org = organisation_of(None)
+        bulk_insert(
+            CaseEvent,
+            ["case_id", "kind", "actor_id", "actor_organisation_id", "actor_role", "created_at", "visibility", "body",
+             "data"],
+            [(case_id, EventKind.SLA, None, system_org.pk if system_org else None, role_of(None), now,
+              Visibility.SHARED, body, data) for case_id, body, data in sla_events],
+        )  # fmt: skip
+    if per_event:
+        for event in CaseEvent.objects.select_related("case__check_type").filter(pk__in=per_event).order_by("pk"):
+            sla_on_event(event=event)
 
 
-def _notifications_bulk(events: list[CaseEvent]) -> None:
+@dataclass(frozen=True, slots=True)
+class _CheckOnly:
+    """Enough of a case for sla._target (it reads the check's targets)."""
+
+    check_type: Check
+
+
+def _notifications_bulk(events: list[tuple[_Case, str, int]]) -> None:
     from cases.models import NotificationPreference
-    from cases.services.notifications import notification_event_for, notifications_on_event
+    from cases.models.notifications import NotificationEvent
+    from cases.services.notifications import notifications_on_events
 
-    typed = [(event, kind) for event in events if (kind := notification_event_for(event))]
-    if not typed:
+    # Of these events only "case raised" notifies, and only Users who asked for it.
+    raised = [(case, pk) for case, kind, pk in events if kind == EventKind.RAISED]
+    if not raised:
         return
-    # notifications_on_event writes nothing unless the supplier subscribed to this kind of event.
     subscribed = set(
         NotificationPreference.objects.filter(
             Q(by_email=True) | Q(by_webhook=True),
-            organisation_id__in={event.case.supplier_id for event, _ in typed},
-            event__in={kind for _, kind in typed},
+            organisation_id__in={case.supplier_id for case, _ in raised},
+            event=NotificationEvent.CASE_RAISED,
             organisation__is_active=True,
-        ).values_list("organisation_id", "event")
+        ).values_list("organisation_id", flat=True)
     )
-    for event, kind in typed:
-        if (event.case.supplier_id, kind) in subscribed:
-            notifications_on_event(event=event)
+    if subscribed:
+        notifications_on_events(event_ids=[pk for case, pk in raised if case.supplier_id in subscribed])

@@ -157,6 +157,40 @@ def test_services_work_on_generated_data(generated) -> None:  # type: ignore[no-
     assert set(visible.values_list("supplier_id", flat=True)) == {agent.membership.organisation_id}
 
 
+def test_open_cases_have_the_sla_clocks_the_services_would_have(generated) -> None:  # type: ignore[no-untyped-def]
+    from django.conf import settings
+
+    from cases.dataset import dataset_sla_clocks
+    from cases.models import SlaClock, SlaInterval
+
+    assert generated.counts["sla_clocks"] == SlaClock.objects.count() == SlaInterval.objects.count() > 0
+    waiting = settings.MEHR["SLA_WAITING_ON"]
+    clocked = set(SlaClock.objects.values_list("case_id", flat=True))
+    assert not clocked - set(Case.objects.filter(state__in=OPEN_STATES).values_list("pk", flat=True))
+    for case in Case.objects.filter(state__in=OPEN_STATES):
+        clocks = {(c.party, c.kind): c for c in SlaClock.objects.filter(case=case)}
+        party = waiting.get(case.state, "")
+        assert case.pk in clocked
+        if party:  # the waiting party's resolution clock runs, with a deadline
+            running = clocks[(party, "RESOLUTION")]
+            assert running.running_since is not None and running.due_at is not None and running.stopped_at is None
+        assert all(c.running_since is None for (p, _), c in clocks.items() if p != party)
+    # A repeat report on any open generated case finds its clocks in line: no clock moves, no SLA event.
+    in_force = Check.objects.in_force()
+    for state in sorted(OPEN_STATES):
+        case = Case.objects.filter(state=state, check_type__in=in_force).select_related("installation", "check_type").first()
+        if case is None:
+            continue
+        before = list(SlaClock.objects.filter(case=case).order_by("pk").values())
+        result = case_raise(installation=case.installation, check=case.check_type, source="s1sp",
+                            source_event_id=f"sla-{case.pk}", occurred_at=timezone.now())  # fmt: skip
+        assert result.case.pk == case.pk and not result.created
+        assert list(SlaClock.objects.filter(case=case).order_by("pk").values()) == before, state
+        assert not CaseEvent.objects.filter(case=case, kind=EventKind.SLA).exists(), state
+    # Backfilling again finds nothing to add.
+    assert dataset_sla_clocks() == (0, 0)
+
+
 def test_command(db, capsys) -> None:  # type: ignore[no-untyped-def]
     call_command("generate_dataset", "--installations", "50", "--cases", "40", "--users", "2", "--truncate")
     assert Case.objects.count() == 40 and Installation.objects.count() == 50
