@@ -33,7 +33,7 @@ def day_of_failures(supplier, other_supplier, check):  # type: ignore[no-untyped
             case_raise(installation=inst, check=chk, source="mcc", source_event_id=f"d{n}", occurred_at=NOON)
     late = case_in_state(CaseState.RETRY_SCHEDULED, installation=InstallationFactory(responsible_supplier=supplier))
     Case.objects.filter(pk=late.pk).update(raised_at=NOON - timedelta(days=12))
-    Installation.objects.filter(pk=a2.pk).update(migration_status=MigrationStatus.MIGRATED)
+    Installation.objects.filter(pk=a2.pk).update(migration_status=MigrationStatus.MIGRATED, migrated_at=NOON)
     SlaClock.objects.filter(case__installation=b1).update(breached_at=NOON)
     return a1, a2, b1
 
@@ -51,6 +51,7 @@ def test_figures_per_user_and_for_all(day_of_failures, supplier, other_supplier)
     ]
     assert a["failed_occurrences"] == 3 and b["failed_occurrences"] == 1 and everyone["failed_occurrences"] == 4
     assert a["installations_migrated"] == 1 and everyone["installations_migrated"] == 1
+    assert a["migrated_on_day"] == 1 and b["migrated_on_day"] == 0 and everyone["migrated_on_day"] == 1
     assert a["pending_retry"] == 1 and a["open_total"] == 3
     assert a["open_by_state"]["RETRY_SCHEDULED"]["10-30d"] == 1
     assert a["open_by_state"]["RAISED"]["<1d"] == 2
