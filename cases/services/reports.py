@@ -28,7 +28,6 @@ from cases.domain import (
     OrganisationKind,
 )
 from cases.models import Case, CaseOccurrence, DailyReport, Installation, Organisation, SlaClock
-from cases.roles import organisation_of, role_of
 from cases.workdays import LONDON
 
 ALL = "ALL"
@@ -204,18 +203,7 @@ def _store(org: Organisation | None, day: date, data: dict[str, Any], now: datet
 
 
 # --- reading -----------------------------------------------------------------------------------------
-def daily_reports_visible_to(user: Any) -> QuerySet[DailyReport]:
-    """DCC sees every report (including the all-User one); a User only its own organisation's."""
-    from cases.domain import DCC_ROLES, USER_ROLES, Role
-
-    role = role_of(user)
-    qs = DailyReport.objects.select_related("organisation")
-    if role in DCC_ROLES or role == Role.SYSTEM:
-        return qs
-    if role in USER_ROLES:
-        org = organisation_of(user)
-        return qs.filter(organisation=org) if org else qs.none()
-    return qs.none()
+# Visibility lives with the other selectors (cases.selectors.daily_reports_visible_to).
 
 
 CSV_HEADER = ["report_date", "scope", "section", "item", "detail", "value"]
