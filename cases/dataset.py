@@ -187,8 +187,8 @@ ESCALATED_FROM = (CaseState.TRIAGED, CaseState.AWAITING_DCC, CaseState.AWAITING_
 
 INSTALLATION_COLUMNS = (
     "id", "responsible_supplier_id", "smso_id", "cohort", "installation_type", "mpan", "mprn", "region",
-    "comms_provider", "migration_status", "migration_attempt_count", "excluded_category", "created_at",
-    "updated_at",
+    "comms_provider", "migration_status", "migration_attempt_count", "excluded_category", "migrated_at",
+    "created_at", "updated_at",
 )  # fmt: skip
 CASE_COLUMNS = (
     "id", "installation_id", "supplier_id", "check_type_id", "stage", "category", "owner_party", "assignee_id",
@@ -466,10 +466,19 @@ class _Rows:
                 if excluded == ExcludedCategory.MIGRATION_ATTEMPTS_EXHAUSTED:
                     attempts = 5
         created = inst["created"]
+        # When it first migrated (retries.services.running sets it): the day its case was resolved, or for
+        # an installation that migrated without a case, a day in the last ~10 months.
+        migrated = None
+        if status in (MigrationStatus.MIGRATED, MigrationStatus.PARTIALLY_MIGRATED):
+            if case is not None and case[20] is not None:
+                migrated = min(case[20], self.now - timedelta(minutes=1))
+            else:
+                migrated = self.now - timedelta(days=1 + rng.random() * 300)
+            migrated = max(migrated, created + timedelta(days=1))
         return (
             inst["id"], inst["supplier"], self.world.smso_by_cohort[inst["cohort"]].pk, inst["cohort"],
             inst["type"], inst["mpan"], inst["mprn"], inst["region"], inst["wan"], status, attempts, excluded,
-            created, created if case is None else max(created, case[19]),
+            migrated, created, created if case is None else max(created, case[19]),
         )  # fmt: skip
 
     def _case(self, i: int, inst: dict[str, Any], *, first_round: bool) -> tuple:
@@ -1071,7 +1080,8 @@ class _Attempts:
         self.sessions: list[tuple] = []
 
     def _window(self, iid: int, cohort: str, policy: Any, *, number: int, kind: str, start: datetime,
-                outcome: str, connected_on: int = 0, failed_sessions: int = 3) -> None:  # fmt: skip
+                outcome: str, connected_on: int = 0, failed_sessions: int = 3,
+                connected_at: datetime | None = None) -> None:  # fmt: skip
         from retries.models import AttemptKind, MigrationOutcome, SessionState
 
         rng = self.rng
@@ -1095,6 +1105,8 @@ class _Attempts:
             started = due + timedelta(seconds=rng.random() * 2)
             if n == connected_on:
                 state, code, finished_at = SessionState.CONNECTED, "OK", started + timedelta(seconds=20 + rng.random() * 100)
+                if connected_at is not None:  # the installation's migrated_at: the two agree
+                    finished_at = max(connected_at, started + timedelta(seconds=1))
             elif rng.random() < 0.6:
                 state, code, finished_at = SessionState.TIMED_OUT, "TIMEOUT", started + timedelta(seconds=timeout)
             else:
@@ -1117,8 +1129,10 @@ class _Attempts:
             None if outcome == MigrationOutcome.SCHEDULED else start, None if open_window else finished_at,
         ))  # fmt: skip
 
-    def installation(self, iid: int, cohort: str, itype: str, status: str, failed: int) -> int:
-        """Windows of one installation; returns the next free window number."""
+    def installation(self, iid: int, cohort: str, itype: str, status: str, failed: int,
+                     migrated_at: datetime | None = None) -> int:  # fmt: skip
+        """Windows of one installation; returns the next free window number. A migrated installation's
+        successful window connects at its ``migrated_at``."""
         from retries.models import AttemptKind, MigrationOutcome
 
         rng, now = self.rng, self.now
@@ -1136,6 +1150,9 @@ class _Attempts:
         last = now - timedelta(days=1 + rng.random() * 300)
         if final in (MigrationOutcome.SCHEDULED, MigrationOutcome.IN_PROGRESS):
             last = now + timedelta(days=1 + rng.random() * 9)
+        elif migrated_at is not None and final is not None:
+            # Early enough that the third session attempt of the window could be the one that connected.
+            last = migrated_at - timedelta(seconds=2 * policy.attempt_interval_seconds + 300)
         starts = [last - timedelta(days=2 * (windows - k) + rng.random()) for k in range(1, windows)] + [last]
         if itype == InstallationType.DORMANT and policy.firmware_upgrade_first:
             self._window(iid, cohort, policy, number=number, kind=AttemptKind.FIRMWARE_UPGRADE,
@@ -1148,7 +1165,8 @@ class _Attempts:
             if outcome == MigrationOutcome.IN_PROGRESS:
                 start = now + timedelta(hours=12)
             self._window(iid, cohort, policy, number=number, kind=AttemptKind.MIGRATION, start=start,
-                         outcome=outcome, connected_on=connected)  # fmt: skip
+                         outcome=outcome, connected_on=connected,
+                         connected_at=migrated_at if is_final and connected else None)  # fmt: skip
             number += 1
         return number
 
@@ -1199,22 +1217,23 @@ def _session_attempts(
             batch = list(
                 Installation.objects.filter(pk__gt=last)
                 .order_by("pk")
-                .values_list("pk", "cohort", "installation_type", "migration_status", "migration_attempt_count")[:spec.chunk]
+                .values_list("pk", "cohort", "installation_type", "migration_status", "migration_attempt_count",
+                             "migrated_at")[:spec.chunk]
             )
             if not batch:
                 return
             yield from batch
             last = batch[-1][0]
 
-    for iid, cohort, itype, status, failed in installations():
+    for iid, cohort, itype, status, failed, migrated_at in installations():
         if written[1] + len(gen.sessions) >= target:
             break
-        next_number[iid] = gen.installation(iid, cohort, itype, status, failed)
+        next_number[iid] = gen.installation(iid, cohort, itype, status, failed, migrated_at)
         flush()
     rounds = 0
     while written[1] + len(gen.sessions) < target and any(n > 1 for n in next_number.values()):
         rounds += 1  # more history than the statuses imply: older failed windows
-        for iid, cohort, itype, _status, _failed in installations():
+        for iid, cohort, itype, _status, _failed, _migrated in installations():
             if written[1] + len(gen.sessions) >= target:
                 break
             if next_number.get(iid, 1) <= 1:  # never attempted (pending): stays without history

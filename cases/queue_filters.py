@@ -42,9 +42,21 @@ def _date(value: str, name: str, errors: dict[str, list[str]]) -> date | None:
         return None
 
 
+def _has_nul(params: Mapping[str, Any]) -> bool:
+    if hasattr(params, "lists"):
+        return any("\x00" in str(v) for _, values in params.lists() for v in values)
+    return any("\x00" in str(v) for v in params.values())
+
+
 def cases_filter(qs: QuerySet[Case], params: Mapping[str, Any]) -> QuerySet[Case]:
     """Apply queue filters; unknown choice values are a 400 with field messages."""
     errors: dict[str, list[str]] = {}
+    # PostgreSQL text cannot hold a NUL character, so a value with one matches nothing stored (and
+    # must not reach the database, which would refuse the query).
+    matches_nothing = _has_nul(params)
+    if matches_nothing:
+        params = {k: [str(v).replace("\x00", "") for v in (params.getlist(k) if hasattr(params, "getlist") else
+                                                           [params[k]])] for k in params}
     choices = {"state": CaseState.values, "stage": Stage.values, "category": Category.values,
                "owner_party": Party.values, "priority": [str(p) for p in Priority.values]}
     for name, allowed in choices.items():
@@ -67,15 +79,26 @@ def cases_filter(qs: QuerySet[Case], params: Mapping[str, Any]) -> QuerySet[Case
             errors["sla"] = ["Use sla=breached or sla=ok."]
         else:
             qs = cases_sla_breached(qs, breached=sla[0] == "breached")
-    if q := (params.get("q") or "").strip():
+    if q := _first(params, "q").strip():
         pk = Case.pk_from_reference(q) if q.upper().startswith("MEHR-") else None
-        qs = qs.filter(pk=pk) if pk else qs.filter(Q(installation__mpan=q) | Q(installation__mprn=q))
+        if pk is not None and not 0 < pk < 2**62:
+            matches_nothing = True  # no such case id (and beyond what a bigint column holds)
+        else:
+            qs = qs.filter(pk=pk) if pk else qs.filter(Q(installation__mpan=q) | Q(installation__mprn=q))
     for name, op in (("raised_from", "gte"), ("raised_to", "lt")):
-        if value := params.get(name):
-            day = _date(str(value), name, errors)
-            if day is not None:
-                bound = datetime.combine(day + timedelta(days=1 if op == "lt" else 0), time.min, LONDON)
-                qs = qs.filter(**{f"raised_at__{op}": bound})
+        if value := _first(params, name):
+            day = _date(value, name, errors)
+            if day is None or (op == "lt" and day == date.max):
+                continue  # (raised up to the last representable day: no bound)
+            bound = datetime.combine(day + timedelta(days=1 if op == "lt" else 0), time.min, LONDON)
+            qs = qs.filter(**{f"raised_at__{op}": bound})
     if errors:
         raise ValidationFailed(errors=errors)
-    return qs
+    return qs.none() if matches_nothing else qs
+
+
+def _first(params: Mapping[str, Any], name: str) -> str:
+    value = params.get(name)
+    if isinstance(value, list | tuple):
+        value = value[0] if value else None
+    return "" if value is None else str(value)

@@ -13,6 +13,7 @@ from cases.models import (
     CaseEvent,
     CaseOccurrence,
     ChecklistItem,
+    DailyReport,
     DashboardCaseRollup,
     DashboardCaseTotal,
     DashboardRetryRollup,
@@ -201,3 +202,15 @@ def users_visible_to(user: Any) -> QuerySet:
     if supplier_id is None:
         return qs.none()
     return qs.filter(membership__organisation_id=supplier_id)
+
+
+def daily_reports_visible_to(user: Any) -> QuerySet[DailyReport]:
+    """DCC sees every daily report (each User's and the all-User one); a User only its own
+    organisation's (never the all-User report, which sums other Users' figures)."""
+    everything, supplier_id = _supplier_filter(user)
+    qs = DailyReport.objects.select_related("organisation")
+    if everything:
+        return qs
+    if supplier_id is None:
+        return qs.none()
+    return qs.filter(organisation_id=supplier_id)

@@ -257,6 +257,8 @@ MEHR = {
     "API_THROTTLE_RATES": {
         "default": os.environ.get("MEHR_API_THROTTLE_RATE", "1200/min"),
         "ingest": os.environ.get("MEHR_API_INGEST_THROTTLE_RATE", "600/min"),
+        # A whole-queue CSV export streams for tens of seconds of database time: far fewer than reads.
+        "export": os.environ.get("MEHR_API_EXPORT_THROTTLE_RATE", "30/min"),
     },
     "API_INGEST_MAX_BATCH": int(os.environ.get("MEHR_API_INGEST_MAX_BATCH", 1000)),
     "API_IDEMPOTENCY_TTL_HOURS": int(os.environ.get("MEHR_API_IDEMPOTENCY_TTL_HOURS", 24)),

@@ -19,6 +19,7 @@ from cases.errors import ServiceError
 from cases.models import DailyReport, Organisation
 from cases.models.notifications import NotificationEvent
 from cases.roles import organisation_of, role_of
+from cases.selectors import daily_reports_visible_to
 from cases.services.export import cases_export_csv
 from cases.services.imports import exception_events_import
 from cases.services.notifications import (
@@ -26,7 +27,7 @@ from cases.services.notifications import (
     notification_preferences_get,
     notification_preferences_set,
 )
-from cases.services.reports import daily_reports_visible_to, report_csv
+from cases.services.reports import report_csv
 
 from .common import browser_view
 from .queue import QueueFilterForm, filtered_cases

@@ -266,6 +266,14 @@ def _summary(migration: MigrationAttempt) -> str:
     return "Session attempts: " + ", ".join(parts) + "."
 
 
+def _mark_migrated(installation, now: datetime) -> None:  # type: ignore[no-untyped-def]
+    # The first migration (electricity-only counts: it joined the DCC network) is the one reports
+    # count; a later full migration after a gas fix does not move it, so a report regenerated
+    # later still counts the installation on the same day.
+    if installation.migrated_at is None:
+        installation.migrated_at = now
+
+
 def _migration_connected(migration: MigrationAttempt, result: SessionResult, now: datetime) -> None:
     installation = lock_installation(migration.installation_id)
     if migration.kind == AttemptKind.FIRMWARE_UPGRADE:
@@ -294,7 +302,8 @@ def _migration_connected(migration: MigrationAttempt, result: SessionResult, now
         migration.finished_at, migration.detail = now, "Migrated."
         migration.save(update_fields=["outcome", "finished_at", "stage_reached", "detail", "sms_sent"])
         installation.migration_status = MigrationStatus.MIGRATED
-        installation.save(update_fields=["migration_status", "updated_at"])
+        _mark_migrated(installation, now)
+        installation.save(update_fields=["migration_status", "migrated_at", "updated_at"])
         cases = driven_cases(migration)
         record_on_cases(
             cases,
@@ -314,7 +323,8 @@ def _migration_connected(migration: MigrationAttempt, result: SessionResult, now
         migration.finished_at, migration.detail = now, "Electricity migrated; gas excluded (GT01)."
         migration.save(update_fields=["outcome", "finished_at", "stage_reached", "failure_check", "detail", "sms_sent"])
         installation.migration_status = MigrationStatus.PARTIALLY_MIGRATED
-        installation.save(update_fields=["migration_status", "updated_at"])
+        _mark_migrated(installation, now)
+        installation.save(update_fields=["migration_status", "migrated_at", "updated_at"])
         cases = driven_cases(migration)
         gas_case = raise_failure(attempt=migration, check_code="GT01", detail=migration.detail, stage=stage)
         record_on_cases(

@@ -1,4 +1,5 @@
-"""The daily migration exceptions report: figures, beat generation, CSV, page and API, visibility."""
+"""The daily migration exceptions report: figures, beat generation, CSV, page and visibility (the API in
+tests/cases/api/test_reports.py)."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def day_of_failures(supplier, other_supplier, check):  # type: ignore[no-untyped
             case_raise(installation=inst, check=chk, source="mcc", source_event_id=f"d{n}", occurred_at=NOON)
     late = case_in_state(CaseState.RETRY_SCHEDULED, installation=InstallationFactory(responsible_supplier=supplier))
     Case.objects.filter(pk=late.pk).update(raised_at=NOON - timedelta(days=12))
-    Installation.objects.filter(pk=a2.pk).update(migration_status=MigrationStatus.MIGRATED)
+    Installation.objects.filter(pk=a2.pk).update(migration_status=MigrationStatus.MIGRATED, migrated_at=NOON)
     SlaClock.objects.filter(case__installation=b1).update(breached_at=NOON)
     return a1, a2, b1
 
@@ -51,6 +52,7 @@ def test_figures_per_user_and_for_all(day_of_failures, supplier, other_supplier)
     ]
     assert a["failed_occurrences"] == 3 and b["failed_occurrences"] == 1 and everyone["failed_occurrences"] == 4
     assert a["installations_migrated"] == 1 and everyone["installations_migrated"] == 1
+    assert a["migrated_on_day"] == 1 and b["migrated_on_day"] == 0 and everyone["migrated_on_day"] == 1
     assert a["pending_retry"] == 1 and a["open_total"] == 3
     assert a["open_by_state"]["RETRY_SCHEDULED"]["10-30d"] == 1
     assert a["open_by_state"]["RAISED"]["<1d"] == 2
@@ -87,18 +89,16 @@ def test_page_csv_and_visibility(client, people, day_of_failures) -> None:
     assert client.get("/reports/daily/?org=supplier-b").context["report"].organisation.code == "supplier-b"
 
 
-def test_api(client, people, day_of_failures) -> None:
-    reports_generate_daily(report_date=DAY)
-    client.force_login(people[Role.USER_INTEGRATION])
-    listing = client.get("/api/v1/reports/daily/").json()
-    assert [r["scope"] for r in listing] == ["supplier-a"]
-    detail = client.get("/api/v1/reports/daily/2026-11-26/").json()
-    assert detail["data"]["failed_occurrences"] == 3
-    assert client.get("/api/v1/reports/daily/2026-11-26/?organisation=supplier-b").status_code == 404
-    assert client.get("/api/v1/reports/daily/not-a-date/").status_code == 400
-    csv_response = client.get("/api/v1/reports/daily/2026-11-26/csv/")
-    assert csv_response.status_code == 200 and b"failed_occurrences" in csv_response.content
-    client.force_login(people[Role.DCC_OPERATOR])
-    assert client.get("/api/v1/reports/daily/2026-11-26/").json()["scope"] == "ALL"
-    assert client.get("/api/v1/reports/daily/2026-11-26/?organisation=supplier-b").json()["scope"] == "supplier-b"
-    assert len(client.get("/api/v1/reports/daily/").json()) == 3
+def test_migrated_on_day_counts_migrated_at_not_later_edits(supplier) -> None:
+    # An installation migrated the day before and edited on the day is not a migration of the day;
+    # one that migrated just before local midnight (23:30 London = 23:30 UTC in November) is.
+    before = InstallationFactory(responsible_supplier=supplier, migration_status=MigrationStatus.MIGRATED,
+                                 migrated_at=NOON - timedelta(days=1))
+    Installation.objects.filter(pk=before.pk).update(updated_at=NOON)
+    InstallationFactory(responsible_supplier=supplier, migration_status=MigrationStatus.PARTIALLY_MIGRATED,
+                        migrated_at=datetime(2026, 11, 26, 23, 30, tzinfo=LONDON))
+    InstallationFactory(responsible_supplier=supplier, migration_status=MigrationStatus.MIGRATED,
+                        migrated_at=datetime(2026, 11, 27, 0, 0, tzinfo=LONDON))
+    figures = next(r.data for r in reports_generate_daily(report_date=DAY) if r.organisation_id == supplier.pk)
+    assert figures["migrated_on_day"] == 1
+    assert figures["installations_migrated"] == 3

@@ -56,4 +56,4 @@ def test_notification_preferences_api(client, people, supplier) -> None:
     assert "webhook_secret" not in response.json()
     bad = client.put("/api/v1/notifications/preferences/", {"events": {"NOPE": {"email": True}}},
                      content_type="application/json")
-    assert bad.status_code == 400 and "events" in bad.json()["errors"]
+    assert bad.status_code == 400 and "events.NOPE" in bad.json()["errors"]

@@ -54,6 +54,8 @@ def test_first_migration_connects_and_migrates(installation, catalogue, simulato
     installation.refresh_from_db()
     assert attempt.outcome == MigrationOutcome.SUCCEEDED
     assert installation.migration_status == MigrationStatus.MIGRATED
+    # The report's "migrated on the day" reads this: the moment the window connected.
+    assert installation.migrated_at == attempt.finished_at is not None
     session = attempt.session_attempts.get()
     assert session.started_at and session.finished_at and session.worker == "test"
     assert session.sms_sent == 2 and session.policy_revision == attempt.policy.revision
@@ -132,6 +134,7 @@ def test_fail_then_connect_and_gt01_partial(installation, catalogue, simulator, 
     assert list(attempt.session_attempts.values_list("state", flat=True)) == ["TIMED_OUT", "TIMED_OUT", "CONNECTED"]
     installation.refresh_from_db()
     assert installation.migration_status == MigrationStatus.PARTIALLY_MIGRATED
+    assert installation.migrated_at == attempt.finished_at is not None  # electricity joined the network
     case.refresh_from_db()
     assert case.state == CaseState.RESOLVED_PARTIAL
     gas = Case.objects.get(installation=installation, check_type__code="GT01")

@@ -43,6 +43,7 @@ def requests_for(case: Case) -> list[tuple[str, str, dict]]:
         ("patch", f"/api/v1/cases/{ref}/checklist/2/", {"done": True}),
         ("patch", f"/api/v1/cases/{ref}/checklist/99/", {"done": True}),
         ("get", f"/api/v1/installations/{case.installation_id}/", {}),
+        ("get", f"/api/v1/cases/{ref}/sla/", {}),
     ]
 
 
