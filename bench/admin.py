@@ -81,7 +81,7 @@ def main() -> int:
         ("case changelist, DCC, unfiltered", dcc_admin, changelist, {}),
         ("case changelist, DCC, state=AWAITING_USER", dcc_admin, changelist, {"state": "AWAITING_USER"}),
         ("case changelist, DCC, cohort=MOC_SECURE & open", dcc_admin, changelist,
-         {"installation__cohort": "MOC_SECURE", "open": "yes"}),
+         {"cohort": "MOC_SECURE", "open": "yes"}),
         ("case changelist, DCC, search reference", dcc_admin, changelist, {"q": sample.reference}),
         ("case changelist, DCC, search MPAN", dcc_admin, changelist, {"q": sample.installation.mpan or sample.installation.mprn}),
         ("case changelist, DCC, search device ID", dcc_admin, changelist, {"q": device.eui64 if device else "00-00-00-00-00-00-00-00"}),

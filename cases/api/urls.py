@@ -15,7 +15,11 @@ from cases.api.views.installations import (
 )
 from cases.api.views.notes import CaseAttachmentView, CaseEventsView, CaseNotesView
 from cases.api.views.transitions import CaseTransitionView, ChecklistStepView
-from retries.api.views import RetryPolicyListView
+from retries.api.views import (
+    InstallationMigrationAttemptsView,
+    InstallationSessionAttemptsView,
+    RetryPolicyListView,
+)
 
 app_name = "api"
 
@@ -29,6 +33,16 @@ v1 = [
     path("cases/<str:reference>/checklist/<int:step>/", ChecklistStepView.as_view(), name="case-checklist-step"),
     path("installations/", InstallationListView.as_view(), name="installation-list"),
     path("installations/<int:pk>/", InstallationDetailView.as_view(), name="installation-detail"),
+    path(
+        "installations/<int:pk>/migration-attempts/",
+        InstallationMigrationAttemptsView.as_view(),
+        name="installation-migration-attempts",
+    ),
+    path(
+        "installations/<int:pk>/session-attempts/",
+        InstallationSessionAttemptsView.as_view(),
+        name="installation-session-attempts",
+    ),
     path("checks/", CheckListView.as_view(), name="check-list"),
     path("checks/<str:code>/", CheckDetailView.as_view(), name="check-detail"),
     path("exception-events/", ExceptionEventsView.as_view(), name="exception-events"),

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -14,8 +15,10 @@ from cases.domain import (
     OPEN_STATES,
     CaseState,
     Category,
+    Cohort,
     EventKind,
     ExcludedCategory,
+    InstallationType,
     NoteKind,
     Party,
     Priority,
@@ -100,8 +103,16 @@ class Case(FSMModelMixin, models.Model):
     """One migration exception on one installation against one check."""
 
     installation = models.ForeignKey("cases.Installation", on_delete=models.PROTECT, related_name="cases")
-    # Denormalised from the installation: visibility filters on it for every read.
-    supplier = models.ForeignKey("cases.Organisation", on_delete=models.PROTECT, related_name="supplier_cases")
+    # Denormalised from the installation: visibility filters on it for every read. No index of its own:
+    # every composite index below that starts with it serves the plain lookups too.
+    supplier = models.ForeignKey(
+        "cases.Organisation", on_delete=models.PROTECT, related_name="supplier_cases", db_index=False
+    )
+    # Denormalised from the installation so that the queue/API filters on them need no join to the
+    # installations (a million rows); written when the case is created and kept in step by
+    # installation_update (cases.services.installations), the only writer of an installation's details.
+    cohort = models.CharField(max_length=12, choices=Cohort.choices, blank=True, default="")
+    installation_type = models.CharField(max_length=8, choices=InstallationType.choices, blank=True, default="")
     check_type = models.ForeignKey("cases.Check", on_delete=models.PROTECT, related_name="cases", verbose_name="check")
     stage = models.CharField(max_length=24, choices=Stage.choices)
     category = models.CharField(max_length=24, choices=Category.choices)
@@ -125,9 +136,14 @@ class Case(FSMModelMixin, models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        # The list read paths (queue, API, admin) filter by visibility (supplier for a User) and page
+        # in a unique order: each ordering index ends in id so the keyset/LIMIT is one index range.
         indexes = [
-            models.Index(fields=["supplier", "state", "-updated_at"], name="case_supplier_state_idx"),
-            models.Index(fields=["state", "-updated_at"], name="case_state_updated_idx"),
+            models.Index(fields=["supplier", "-updated_at", "-id"], name="case_supplier_updated_idx"),
+            models.Index(fields=["supplier", "state", "-updated_at", "-id"], name="case_supplier_state_upd_idx"),
+            models.Index(fields=["supplier", "priority", "id"], name="case_supplier_priority_idx"),
+            models.Index(fields=["state", "-updated_at", "-id"], name="case_state_upd_idx"),
+            models.Index(fields=["priority", "id"], name="case_priority_idx"),
             models.Index(fields=["-updated_at", "-id"], name="case_updated_idx"),
             models.Index(fields=["check_type", "state"], name="case_check_state_idx"),
             models.Index(fields=["installation", "state"], name="case_installation_idx"),
@@ -148,6 +164,18 @@ class Case(FSMModelMixin, models.Model):
 
     def __str__(self) -> str:
         return self.reference
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Every way of creating a case (services, factories, fixtures) gets the installation's details;
+        # bulk_create callers (batch raising, the dataset generator) set them themselves.
+        if self._state.adding and self.installation_id and not (self.cohort and self.installation_type):
+            self.copy_installation_details()
+        super().save(*args, **kwargs)
+
+    def copy_installation_details(self) -> None:
+        """The installation's cohort and type, denormalised for the list filters."""
+        self.cohort = self.installation.cohort
+        self.installation_type = self.installation.installation_type
 
     # --- reference ------------------------------------------------------------------------
     @property

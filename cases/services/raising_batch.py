@@ -178,6 +178,8 @@ def _apply(items: Sequence[RaiseItem], valid: list[int], outcomes: list[RaiseOut
             case = Case(
                 installation_id=item.installation.pk,
                 supplier_id=item.installation.responsible_supplier_id,
+                cohort=item.installation.cohort,
+                installation_type=item.installation.installation_type,
                 check_type=item.check,
                 stage=item.stage or item.check.stage,
                 category=item.check.category,
