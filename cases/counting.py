@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 from django.conf import settings
+from django.core.exceptions import EmptyResultSet
 from django.db import connections
 from django.db.models import QuerySet
 
@@ -19,7 +20,10 @@ def planner_estimate(qs: QuerySet) -> int | None:
     connection = connections[qs.db]
     if connection.vendor != "postgresql":
         return None
-    sql, params = qs.order_by().values("pk").query.sql_with_params()
+    try:
+        sql, params = qs.order_by().values("pk").query.sql_with_params()
+    except EmptyResultSet:  # qs.none(), or a filter that can match nothing
+        return 0
     with connection.cursor() as cursor:
         cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
         plan = cursor.fetchone()[0]

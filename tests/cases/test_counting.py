@@ -28,3 +28,8 @@ def test_big_lists_use_the_planners_estimate(settings, installation, check) -> N
             supplier_id=installation.responsible_supplier_id))  # fmt: skip
     else:
         assert (count, estimated) == (1, False)
+
+
+def test_an_empty_queryset_is_estimated_as_empty() -> None:
+    assert planner_estimate(Case.objects.none()) in (0, None)
+    assert estimated_count(Case.objects.none()) == (0, False)
