@@ -54,6 +54,21 @@ class Migration(migrations.Migration):
             name='supplier',
             field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='supplier_cases', to='cases.organisation'),
         ),
+        migrations.AlterField(
+            model_name='case',
+            name='assignee',
+            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='assigned_cases', to=settings.AUTH_USER_MODEL),
+        ),
+        migrations.AlterField(
+            model_name='case',
+            name='check_type',
+            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='cases', to='cases.check', verbose_name='check'),
+        ),
+        migrations.AlterField(
+            model_name='case',
+            name='installation',
+            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='cases', to='cases.installation'),
+        ),
         migrations.AddField(
             model_name='case',
             name='cohort',
@@ -84,6 +99,22 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name='case',
             index=models.Index(fields=['priority', 'id'], name='case_priority_idx'),
+        ),
+        migrations.AddIndex(
+            model_name='case',
+            index=models.Index(condition=models.Q(('state__in', ('RAISED', 'TRIAGED', 'AWAITING_DCC', 'AWAITING_USER', 'AWAITING_SMSO', 'RETRY_SCHEDULED', 'RETRYING', 'ESCALATED', 'EXCLUSION_PROPOSED'))), fields=['-updated_at', '-id'], name='case_open_updated_idx'),
+        ),
+        migrations.AddIndex(
+            model_name='case',
+            index=models.Index(condition=models.Q(('state__in', ('RAISED', 'TRIAGED', 'AWAITING_DCC', 'AWAITING_USER', 'AWAITING_SMSO', 'RETRY_SCHEDULED', 'RETRYING', 'ESCALATED', 'EXCLUSION_PROPOSED'))), fields=['priority', 'id'], name='case_open_priority_idx'),
+        ),
+        migrations.AddIndex(
+            model_name='case',
+            index=models.Index(condition=models.Q(('state__in', ('RAISED', 'TRIAGED', 'AWAITING_DCC', 'AWAITING_USER', 'AWAITING_SMSO', 'RETRY_SCHEDULED', 'RETRYING', 'ESCALATED', 'EXCLUSION_PROPOSED'))), fields=['supplier', '-updated_at', '-id'], name='case_open_supplier_upd_idx'),
+        ),
+        migrations.AddIndex(
+            model_name='case',
+            index=models.Index(condition=models.Q(('state__in', ('RAISED', 'TRIAGED', 'AWAITING_DCC', 'AWAITING_USER', 'AWAITING_SMSO', 'RETRY_SCHEDULED', 'RETRYING', 'ESCALATED', 'EXCLUSION_PROPOSED'))), fields=['supplier', 'priority', 'id'], name='case_open_supplier_prio_idx'),
         ),
         migrations.RunPython(analyse, migrations.RunPython.noop, elidable=True),
     ]

@@ -102,7 +102,10 @@ CONDITION_MESSAGES = {
 class Case(FSMModelMixin, models.Model):
     """One migration exception on one installation against one check."""
 
-    installation = models.ForeignKey("cases.Installation", on_delete=models.PROTECT, related_name="cases")
+    # Foreign keys without their own index where a composite index below starts with the column.
+    installation = models.ForeignKey(
+        "cases.Installation", on_delete=models.PROTECT, related_name="cases", db_index=False
+    )
     # Denormalised from the installation: visibility filters on it for every read. No index of its own:
     # every composite index below that starts with it serves the plain lookups too.
     supplier = models.ForeignKey(
@@ -113,12 +116,15 @@ class Case(FSMModelMixin, models.Model):
     # installation_update (cases.services.installations), the only writer of an installation's details.
     cohort = models.CharField(max_length=12, choices=Cohort.choices, blank=True, default="")
     installation_type = models.CharField(max_length=8, choices=InstallationType.choices, blank=True, default="")
-    check_type = models.ForeignKey("cases.Check", on_delete=models.PROTECT, related_name="cases", verbose_name="check")
+    check_type = models.ForeignKey(
+        "cases.Check", on_delete=models.PROTECT, related_name="cases", verbose_name="check", db_index=False
+    )
     stage = models.CharField(max_length=24, choices=Stage.choices)
     category = models.CharField(max_length=24, choices=Category.choices)
     owner_party = models.CharField(max_length=8, choices=Party.choices, blank=True, default="")
     assignee = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="assigned_cases"
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="assigned_cases",
+        db_index=False,
     )
     priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
     state = FSMField(default=CaseState.RAISED, choices=CaseState.choices, protected=True, max_length=24)
@@ -145,6 +151,15 @@ class Case(FSMModelMixin, models.Model):
             models.Index(fields=["state", "-updated_at", "-id"], name="case_state_upd_idx"),
             models.Index(fields=["priority", "id"], name="case_priority_idx"),
             models.Index(fields=["-updated_at", "-id"], name="case_updated_idx"),
+            # The open working set (about a tenth of the cases) in the queue's default view and the
+            # API's open=true: without these an "oldest first" or priority page walks past hundreds
+            # of thousands of finished cases before it finds 50 open ones.
+            models.Index(fields=["-updated_at", "-id"], condition=Q(state__in=OPEN_STATES), name="case_open_updated_idx"),
+            models.Index(fields=["priority", "id"], condition=Q(state__in=OPEN_STATES), name="case_open_priority_idx"),
+            models.Index(fields=["supplier", "-updated_at", "-id"], condition=Q(state__in=OPEN_STATES),
+                         name="case_open_supplier_upd_idx"),
+            models.Index(fields=["supplier", "priority", "id"], condition=Q(state__in=OPEN_STATES),
+                         name="case_open_supplier_prio_idx"),
             models.Index(fields=["check_type", "state"], name="case_check_state_idx"),
             models.Index(fields=["installation", "state"], name="case_installation_idx"),
             models.Index(fields=["assignee", "state"], name="case_assignee_idx"),
