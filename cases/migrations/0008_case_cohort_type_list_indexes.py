@@ -1,8 +1,12 @@
 """Case.cohort / Case.installation_type copied from the installation (backfilled here), and indexes
 that match the list read paths (visibility + ordering, ending in id for keyset pages).
 
-The backfill rewrites every case row once (about a minute per million cases on a small machine);
-it runs before the new indexes are built so that it does not maintain them row by row.
+The backfill rewrites every case row once (several minutes per million cases on a small, busy
+machine). It runs *after* the new indexes are built, although that makes it maintain them: an index
+built in the same transaction as (or, until VACUUM, after) a rewrite of the table's rows is marked
+``indcheckxmin`` and the planner ignores it while any transaction older than the migration is still
+open anywhere on the server — seen with a long dataset load in another database (the pages took
+seconds until a REINDEX). Run ``VACUUM ANALYZE cases_case`` after migrating a big table.
 """
 
 import django.db.models.deletion
@@ -79,7 +83,6 @@ class Migration(migrations.Migration):
             name='installation_type',
             field=models.CharField(blank=True, choices=[('ACTIVE', 'Active'), ('DORMANT', 'Dormant'), ('MIXED', 'Mixed')], default='', max_length=8),
         ),
-        migrations.RunPython(backfill, migrations.RunPython.noop, elidable=True),
         migrations.AddIndex(
             model_name='case',
             index=models.Index(fields=['supplier', '-updated_at', '-id'], name='case_supplier_updated_idx'),
@@ -116,5 +119,6 @@ class Migration(migrations.Migration):
             model_name='case',
             index=models.Index(condition=models.Q(('state__in', ('RAISED', 'TRIAGED', 'AWAITING_DCC', 'AWAITING_USER', 'AWAITING_SMSO', 'RETRY_SCHEDULED', 'RETRYING', 'ESCALATED', 'EXCLUSION_PROPOSED'))), fields=['supplier', 'priority', 'id'], name='case_open_supplier_prio_idx'),
         ),
+        migrations.RunPython(backfill, migrations.RunPython.noop, elidable=True),
         migrations.RunPython(analyse, migrations.RunPython.noop, elidable=True),
     ]
