@@ -30,6 +30,23 @@ def backfill(apps, schema_editor):  # type: ignore[no-untyped-def]
             )
 
 
+def assignee_state_statistics(apps, schema_editor):  # type: ignore[no-untyped-def]
+    # Unassigned cases are nearly all RAISED: without the joint distribution the planner takes
+    # "unassigned and open" for a tenth of what it is, fetches all of them through the assignee index
+    # and sorts (0.7 s at a million cases), instead of walking the open index in order (ms).
+    if schema_editor.connection.vendor == "postgresql":
+        with schema_editor.connection.cursor() as cursor:
+            cursor.execute(
+                "CREATE STATISTICS IF NOT EXISTS case_assignee_state_stats (mcv) ON assignee_id, state FROM cases_case"
+            )
+
+
+def drop_assignee_state_statistics(apps, schema_editor):  # type: ignore[no-untyped-def]
+    if schema_editor.connection.vendor == "postgresql":
+        with schema_editor.connection.cursor() as cursor:
+            cursor.execute("DROP STATISTICS IF EXISTS case_assignee_state_stats")
+
+
 def analyse(apps, schema_editor):  # type: ignore[no-untyped-def]
     # Fresh statistics for the new columns, so the planner picks the new indexes straight away.
     if schema_editor.connection.vendor == "postgresql":
@@ -120,5 +137,6 @@ class Migration(migrations.Migration):
             index=models.Index(condition=models.Q(('state__in', ('RAISED', 'TRIAGED', 'AWAITING_DCC', 'AWAITING_USER', 'AWAITING_SMSO', 'RETRY_SCHEDULED', 'RETRYING', 'ESCALATED', 'EXCLUSION_PROPOSED'))), fields=['supplier', 'priority', 'id'], name='case_open_supplier_prio_idx'),
         ),
         migrations.RunPython(backfill, migrations.RunPython.noop, elidable=True),
+        migrations.RunPython(assignee_state_statistics, drop_assignee_state_statistics),
         migrations.RunPython(analyse, migrations.RunPython.noop, elidable=True),
     ]
