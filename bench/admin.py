@@ -55,11 +55,15 @@ def main() -> int:
     parser.add_argument("--installations", type=int, default=300_000)
     parser.add_argument("--cases", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--users", type=int, default=8)
+    parser.add_argument("--session-attempts", type=int, default=0,
+                        help="match an existing dataset that has session attempts (else it is regenerated)")
     parser.add_argument("--quick", action="store_true", help="10k cases, 5 repeats (smoke run)")
     args = parser.parse_args()
     if args.quick:
         args.installations, args.cases, args.repeat = 5_000, 10_000, 5
-    ensure_dataset(installations=args.installations, cases=args.cases)
+    ensure_dataset(installations=args.installations, cases=args.cases, users=args.users,
+                   session_attempts=args.session_attempts)  # fmt: skip
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
 
     dcc_admin = _account("bench-admin", superuser=True)
@@ -77,11 +81,12 @@ def main() -> int:
         ("case changelist, DCC, unfiltered", dcc_admin, changelist, {}),
         ("case changelist, DCC, state=AWAITING_USER", dcc_admin, changelist, {"state": "AWAITING_USER"}),
         ("case changelist, DCC, cohort=MOC_SECURE & open", dcc_admin, changelist,
-         {"installation__cohort": "MOC_SECURE", "open": "yes"}),
+         {"cohort": "MOC_SECURE", "open": "yes"}),
         ("case changelist, DCC, search reference", dcc_admin, changelist, {"q": sample.reference}),
         ("case changelist, DCC, search MPAN", dcc_admin, changelist, {"q": sample.installation.mpan or sample.installation.mprn}),
         ("case changelist, DCC, search device ID", dcc_admin, changelist, {"q": device.eui64 if device else "00-00-00-00-00-00-00-00"}),
         ("case changelist, User-side staff (largest supplier)", user_staff, changelist, {}),
+        ("case changelist, User-side staff, state=AWAITING_USER", user_staff, changelist, {"state": "AWAITING_USER"}),
         ("case change page (with inlines)", dcc_admin, reverse("admin:cases_case_change", args=[sample.pk]), {}),
         ("event changelist, DCC", dcc_admin, reverse("admin:cases_caseevent_changelist"), {}),
     ]

@@ -160,6 +160,7 @@ EXCLUDED_WEIGHTS = {
 OCCURRENCE_WEIGHTS = {1: 70, 2: 18, 3: 7, 4: 2, 5: 1.5, 6: 1, 8: 0.5}
 DCC_OPERATORS = 8
 COHORTS = list(Cohort.values)
+INSTALLATION_TYPES = list(InstallationType.values)
 
 OWNER_BY_STATE = {
     CaseState.AWAITING_DCC: Party.DCC,
@@ -194,7 +195,7 @@ CASE_COLUMNS = (
     "id", "installation_id", "supplier_id", "check_type_id", "stage", "category", "owner_party", "assignee_id",
     "priority", "state", "state_before_escalation", "occurrence_count", "first_occurred_at", "last_occurred_at",
     "resolution", "incident_reference", "excluded_category", "version", "raised_at", "updated_at",
-    "finished_at", "closed_at",
+    "finished_at", "closed_at", "cohort", "installation_type",
 )  # fmt: skip
 EUI64_BASE = 0x001BC50000000000  # generated devices never collide with the factories' 70-B3-D5 range
 DEVICE_SLOTS = 8  # EUI-64 = base + installation id * 8 + slot
@@ -387,6 +388,7 @@ class _Rows:
         self.occurrences = _Picker(OCCURRENCE_WEIGHTS)
         self.supplier_of = array("q")  # per installation index, only when cases > installations
         self.cohort_of = bytearray()
+        self.type_of = bytearray()
 
     def chunks(self) -> Iterator[tuple[list[tuple], list[tuple]]]:
         """(installation rows, case rows) per chunk; first-round cases travel with their installation."""
@@ -400,6 +402,7 @@ class _Rows:
                 if remember:
                     self.supplier_of.append(inst["supplier"])
                     self.cohort_of.append(COHORTS.index(inst["cohort"]))
+                    self.type_of.append(INSTALLATION_TYPES.index(inst["type"]))
                 case = self._case(idx, inst, first_round=True) if idx < m else None
                 installs.append(self._installation_row(inst, case))
                 if case is not None:
@@ -434,11 +437,12 @@ class _Rows:
         }
 
     def _installation_lite(self, idx: int) -> dict[str, Any]:
-        # Later rounds need only who and which cohort, remembered compactly from the first round.
+        # Later rounds need only who, which cohort and type, remembered compactly from the first round.
         return {
             "id": self.inst_offset + idx + 1,
             "supplier": self.supplier_of[idx],
             "cohort": COHORTS[self.cohort_of[idx]],
+            "type": INSTALLATION_TYPES[self.type_of[idx]],
         }
 
     def _installation_row(self, inst: dict[str, Any], case: tuple | None) -> tuple:
@@ -541,6 +545,7 @@ class _Rows:
             self.case_offset + i + 1, inst["id"], inst["supplier"], check.id, check.stage, check.category,
             OWNER_BY_STATE.get(state, check.acting_party), assignee, priority, state, before, count, first, last,
             resolution, incident, excluded, version, raised, updated, finished, closed,
+            inst["cohort"], inst["type"],  # copied from the installation (list filters)
         )  # fmt: skip
 
 

@@ -254,6 +254,11 @@ MEHR = {
     # REST API (docs/API.md): page sizes, throttling per token, ingestion batch cap, idempotency keys.
     "API_PAGE_SIZE": int(os.environ.get("MEHR_API_PAGE_SIZE", 50)),
     "API_MAX_PAGE_SIZE": int(os.environ.get("MEHR_API_MAX_PAGE_SIZE", 200)),
+    # Lists at scale: above this many rows (planner estimate) the admin changelists show the estimate
+    # instead of an exact COUNT(*) (cases/counting.py).
+    "ESTIMATED_COUNT_ABOVE": int(os.environ.get("MEHR_ESTIMATED_COUNT_ABOVE", 10_000)),
+    # Newest migration/session attempts embedded in GET /api/v1/installations/{id}/ (the rest: sub-resources).
+    "API_INSTALLATION_HISTORY_LIMIT": int(os.environ.get("MEHR_API_INSTALLATION_HISTORY_LIMIT", 50)),
     "API_THROTTLE_RATES": {
         "default": os.environ.get("MEHR_API_THROTTLE_RATE", "1200/min"),
         "ingest": os.environ.get("MEHR_API_INGEST_THROTTLE_RATE", "600/min"),

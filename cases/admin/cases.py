@@ -14,7 +14,6 @@ from django.contrib import admin, messages
 from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db import connections
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
@@ -24,6 +23,7 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django_fsm.admin import FSMAdminMixin, FSMObjectTransition, FSMTransitionContext
 
+from cases.counting import estimated_count
 from cases.domain import DCC_STAFF_ROLES, OPEN_STATES, OrganisationKind, Role
 from cases.errors import ServiceError
 from cases.lifecycle import TRANSITIONS
@@ -89,19 +89,14 @@ def _ids(values: QuerySet) -> list[int]:
 
 
 class EstimatedCountPaginator(Paginator):
-    """On PostgreSQL an unfiltered changelist uses the planner's row estimate instead of COUNT(*)."""
+    """On PostgreSQL a changelist whose match is large (unfiltered, or a User-side account's whole
+    organisation) shows the planner's estimate instead of an exact COUNT(*); small ones count exactly."""
 
     @cached_property
     def count(self) -> int:  # type: ignore[override]
         qs = self.object_list
-        if isinstance(qs, QuerySet) and not qs.query.where:
-            connection = connections[qs.db]
-            if connection.vendor == "postgresql":
-                with connection.cursor() as cursor:
-                    cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE relname = %s", [qs.model._meta.db_table])
-                    row = cursor.fetchone()
-                if row and row[0] and row[0] > 100_000:
-                    return int(row[0])
+        if isinstance(qs, QuerySet):
+            return estimated_count(qs)[0]
         return super().count
 
 
@@ -223,11 +218,11 @@ class CaseAdmin(VisibilityScopedAdminMixin, FSMAdminMixin, admin.ModelAdmin):
 
     list_display = (
         "reference", "state", "check_code", "stage", "category", "installation_mpxn", "supplier_name",
-        "installation__cohort", "owner_party", "assignee", "priority", "occurrence_count", "updated_at",
+        "cohort", "owner_party", "assignee", "priority", "occurrence_count", "updated_at",
     )
     list_display_links = ("reference",)
     list_filter = (
-        OpenFilter, "state", "stage", "category", "installation__cohort", "installation__installation_type",
+        OpenFilter, "state", "stage", "category", "cohort", "installation_type",
         "owner_party", "priority", SupplierFilter, AssigneeFilter, "check_type",
     )
     list_select_related = ("check_type", "supplier", "installation", "assignee")

@@ -10,6 +10,7 @@ from django.http import HttpRequest
 
 from cases.models import Device, Installation
 from cases.selectors import devices_visible_to, installations_visible_to
+from cases.services import installation_update
 from cases.validators import normalise_eui64
 
 from .base import VisibilityScopedAdminMixin
@@ -69,6 +70,10 @@ class InstallationAdmin(VisibilityScopedAdminMixin, DccWritesMixin, admin.ModelA
     # Owned by the retry engine and the lifecycle services, not edited by hand.
     readonly_fields = ("migration_status", "migration_attempt_count", "excluded_category", "created_at", "updated_at")
     inlines = (DeviceInline,)
+
+    def save_model(self, request: HttpRequest, obj: Installation, form: forms.ModelForm, change: bool) -> None:
+        # Through the service: a changed cohort or installation type is copied onto the cases.
+        installation_update(installation=obj, changed_fields=form.changed_data)
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
         autocomplete = request.path.endswith("/autocomplete/")

@@ -51,6 +51,16 @@ def to_utc(value: datetime) -> datetime:
         return datetime.min.replace(tzinfo=UTC)
 
 
+class _Choices(df.MultipleChoiceFilter):
+    """A repeatable choice filter without SELECT DISTINCT: these filters are on the model's own columns,
+    so no row can repeat, and DISTINCT would make PostgreSQL read and de-duplicate every match before
+    the LIMIT of a page (seconds at a million cases instead of one index range)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("distinct", False)
+        super().__init__(*args, **kwargs)
+
+
 class UtcDateTimeFilter(df.IsoDateTimeFilter):
     def filter(self, qs: QuerySet, value: datetime | None) -> QuerySet:
         return super().filter(qs, to_utc(value) if value is not None else value)
@@ -72,19 +82,26 @@ class _DeviceFilter(df.CharFilter):
 
 
 class CaseFilter(ApiFilterSet):
-    state = df.MultipleChoiceFilter(choices=CaseState.choices, help_text="Repeat for several states.")
+    state = _Choices(choices=CaseState.choices, help_text="Repeat for several states.")
     open = df.BooleanFilter(method="filter_open", help_text="true: open states only; false: finished or closed.")
-    stage = df.MultipleChoiceFilter(choices=Stage.choices)
-    category = df.MultipleChoiceFilter(choices=Category.choices)
+    stage = _Choices(choices=Stage.choices)
+    category = _Choices(choices=Category.choices)
     check = df.CharFilter(method="filter_check", help_text="Check code(s), comma-separated, e.g. CM001,CM002.")
-    cohort = df.MultipleChoiceFilter(field_name="installation__cohort", choices=Cohort.choices)
-    installation_type = df.MultipleChoiceFilter(field_name="installation__installation_type", choices=InstallationType.choices)
-    owner_party = df.MultipleChoiceFilter(choices=Party.choices)
-    priority = df.MultipleChoiceFilter(choices=Priority.choices)
+    cohort = _Choices(choices=Cohort.choices)
+    installation_type = _Choices(choices=InstallationType.choices)
+    owner_party = _Choices(choices=Party.choices)
+    priority = _Choices(choices=Priority.choices)
     assignee = df.CharFilter(
         method="filter_assignee", help_text="Username of the assignee; `me` for yourself, `none` for unassigned."
     )
     supplier = df.CharFilter(field_name="supplier__code", help_text="Supplier organisation code (DCC).")
+    # A choice (not a lenient BooleanFilter) so that a value other than true/false is a 400.
+    sla_breached = df.ChoiceFilter(
+        choices=[("true", "true"), ("false", "false")],
+        method="filter_sla_breached",
+        help_text="true: cases with a breached SLA clock (DCC's or the User's response or resolution clock, "
+        "including a running clock past its deadline that the SLA scan has not marked yet); false: the others.",
+    )
     updated_since = UtcDateTimeFilter(field_name="updated_at", lookup_expr="gte", help_text="ISO 8601 date-time.")
     raised_since = UtcDateTimeFilter(field_name="raised_at", lookup_expr="gte")
     mpxn = df.CharFilter(method="filter_mpxn", help_text="An MPAN core or an MPRN of the installation.")
@@ -101,11 +118,21 @@ class CaseFilter(ApiFilterSet):
             return qs
         return qs.filter(state__in=OPEN_STATES) if value else qs.exclude(state__in=OPEN_STATES)
 
+    def filter_sla_breached(self, qs: QuerySet, name: str, value: str) -> QuerySet:
+        if not value:
+            return qs
+        # The same selector as the queue's SLA filter and the CSV export's sla=breached|ok.
+        from cases.services.sla import cases_sla_breached
+
+        return cases_sla_breached(qs, breached=value == "true")
+
     def filter_check(self, qs: QuerySet, name: str, value: str) -> QuerySet:
         codes = [c.strip().upper() for c in value.split(",") if c.strip()]
         if not codes:
             return qs
-        return qs.filter(check_type_id__in=Check.objects.filter(code__in=codes).values("pk"))
+        # Resolved to ids first (one small query): with literal ids the planner uses the column's
+        # statistics and picks the right index at a million cases, which it cannot for a subquery.
+        return qs.filter(check_type_id__in=list(Check.objects.filter(code__in=codes).values_list("pk", flat=True)))
 
     def filter_assignee(self, qs: QuerySet, name: str, value: str) -> QuerySet:
         value = value.strip()
@@ -114,7 +141,11 @@ class CaseFilter(ApiFilterSet):
         if value.lower() == "me":
             user = getattr(self.request, "user", None)
             return qs.filter(assignee_id=getattr(user, "pk", None)) if user is not None else qs.none()
-        return qs.filter(assignee__username=value)
+        from django.contrib.auth import get_user_model
+
+        # An id, not a join on the username, for the same reason as check codes above.
+        ids = list(get_user_model().objects.filter(username=value).values_list("pk", flat=True))
+        return qs.filter(assignee_id__in=ids)
 
     def filter_mpxn(self, qs: QuerySet, name: str, value: str) -> QuerySet:
         value = value.strip()
@@ -138,9 +169,9 @@ class CaseFilter(ApiFilterSet):
 
 
 class InstallationFilter(ApiFilterSet):
-    cohort = df.MultipleChoiceFilter(choices=Cohort.choices)
-    installation_type = df.MultipleChoiceFilter(choices=InstallationType.choices)
-    migration_status = df.MultipleChoiceFilter(choices=MigrationStatus.choices)
+    cohort = _Choices(choices=Cohort.choices)
+    installation_type = _Choices(choices=InstallationType.choices)
+    migration_status = _Choices(choices=MigrationStatus.choices)
     supplier = df.CharFilter(field_name="responsible_supplier__code", help_text="Supplier code (DCC).")
     mpxn = df.CharFilter(method="filter_mpxn", help_text="An MPAN core or an MPRN.")
     device_id = _DeviceFilter(installation_field="pk", help_text="EUI-64 of one of its devices.")
@@ -156,8 +187,8 @@ class InstallationFilter(ApiFilterSet):
 
 
 class CheckFilter(ApiFilterSet):
-    stage = df.MultipleChoiceFilter(choices=Stage.choices)
-    category = df.MultipleChoiceFilter(choices=Category.choices)
+    stage = _Choices(choices=Stage.choices)
+    category = _Choices(choices=Category.choices)
     cohort = df.ChoiceFilter(choices=Cohort.choices, method="filter_cohort", help_text="Checks that apply to this cohort.")
     in_force = df.BooleanFilter(method="filter_in_force", help_text="true: checks in force today.")
 

@@ -120,7 +120,7 @@ def ingest(events: list[Any], actor: Any) -> list[dict[str, Any]]:
     mprns: dict[str, list[Installation]] = {}
     devices: dict[str, Installation] = {}
     wanted = {name: {e[name] for e in ok if e[name]} for name in ("mpan", "mprn", "device_id")}
-    fields = ("id", "cohort", "responsible_supplier_id", "mpan", "mprn")
+    fields = ("id", "cohort", "installation_type", "responsible_supplier_id", "mpan", "mprn")
     if wanted["mpan"]:
         for inst in Installation.objects.filter(mpan__in=wanted["mpan"]).only(*fields):
             mpans.setdefault(inst.mpan, []).append(inst)

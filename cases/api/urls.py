@@ -24,7 +24,11 @@ from cases.api.views.reports import (
     PreferencesView,
 )
 from cases.api.views.transitions import CaseTransitionView, ChecklistStepView
-from retries.api.views import RetryPolicyListView
+from retries.api.views import (
+    InstallationMigrationAttemptsView,
+    InstallationSessionAttemptsView,
+    RetryPolicyListView,
+)
 
 app_name = "api"
 
@@ -40,6 +44,16 @@ v1 = [
     path("cases/<str:reference>/sla/", CaseSlaView.as_view(), name="case-sla"),
     path("installations/", InstallationListView.as_view(), name="installation-list"),
     path("installations/<int:pk>/", InstallationDetailView.as_view(), name="installation-detail"),
+    path(
+        "installations/<int:pk>/migration-attempts/",
+        InstallationMigrationAttemptsView.as_view(),
+        name="installation-migration-attempts",
+    ),
+    path(
+        "installations/<int:pk>/session-attempts/",
+        InstallationSessionAttemptsView.as_view(),
+        name="installation-session-attempts",
+    ),
     path("checks/", CheckListView.as_view(), name="check-list"),
     path("checks/<str:code>/", CheckDetailView.as_view(), name="check-detail"),
     path("exception-events/", ExceptionEventsView.as_view(), name="exception-events"),

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -14,8 +15,10 @@ from cases.domain import (
     OPEN_STATES,
     CaseState,
     Category,
+    Cohort,
     EventKind,
     ExcludedCategory,
+    InstallationType,
     NoteKind,
     Party,
     Priority,
@@ -99,16 +102,20 @@ CONDITION_MESSAGES = {
 class Case(FSMModelMixin, models.Model):
     """One migration exception on one installation against one check."""
 
-    # No single-column index on these four foreign keys: each leads a composite index below (the
-    # installation, supplier, check and assignee ones), which serves the same lookups, and every
-    # index is paid on each insert and (non-HOT) update of a case: ingestion writes thousands a second.
+    # Foreign keys without their own index where a composite index below starts with the column.
     installation = models.ForeignKey(
         "cases.Installation", on_delete=models.PROTECT, related_name="cases", db_index=False
     )
-    # Denormalised from the installation: visibility filters on it for every read.
+    # Denormalised from the installation: visibility filters on it for every read. No index of its own:
+    # every composite index below that starts with it serves the plain lookups too.
     supplier = models.ForeignKey(
         "cases.Organisation", on_delete=models.PROTECT, related_name="supplier_cases", db_index=False
     )
+    # Denormalised from the installation so that the queue/API filters on them need no join to the
+    # installations (a million rows); written when the case is created and kept in step by
+    # installation_update (cases.services.installations), the only writer of an installation's details.
+    cohort = models.CharField(max_length=12, choices=Cohort.choices, blank=True, default="")
+    installation_type = models.CharField(max_length=8, choices=InstallationType.choices, blank=True, default="")
     check_type = models.ForeignKey(
         "cases.Check", on_delete=models.PROTECT, related_name="cases", verbose_name="check", db_index=False
     )
@@ -135,10 +142,24 @@ class Case(FSMModelMixin, models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        # The list read paths (queue, API, admin) filter by visibility (supplier for a User) and page
+        # in a unique order: each ordering index ends in id so the keyset/LIMIT is one index range.
         indexes = [
-            models.Index(fields=["supplier", "state", "-updated_at"], name="case_supplier_state_idx"),
-            models.Index(fields=["state", "-updated_at"], name="case_state_updated_idx"),
+            models.Index(fields=["supplier", "-updated_at", "-id"], name="case_supplier_updated_idx"),
+            models.Index(fields=["supplier", "state", "-updated_at", "-id"], name="case_supplier_state_upd_idx"),
+            models.Index(fields=["supplier", "priority", "id"], name="case_supplier_priority_idx"),
+            models.Index(fields=["state", "-updated_at", "-id"], name="case_state_upd_idx"),
+            models.Index(fields=["priority", "id"], name="case_priority_idx"),
             models.Index(fields=["-updated_at", "-id"], name="case_updated_idx"),
+            # The open working set (about a tenth of the cases) in the queue's default view and the
+            # API's open=true: without these an "oldest first" or priority page walks past hundreds
+            # of thousands of finished cases before it finds 50 open ones.
+            models.Index(fields=["-updated_at", "-id"], condition=Q(state__in=OPEN_STATES), name="case_open_updated_idx"),
+            models.Index(fields=["priority", "id"], condition=Q(state__in=OPEN_STATES), name="case_open_priority_idx"),
+            models.Index(fields=["supplier", "-updated_at", "-id"], condition=Q(state__in=OPEN_STATES),
+                         name="case_open_supplier_upd_idx"),
+            models.Index(fields=["supplier", "priority", "id"], condition=Q(state__in=OPEN_STATES),
+                         name="case_open_supplier_prio_idx"),
             models.Index(fields=["check_type", "state"], name="case_check_state_idx"),
             models.Index(fields=["installation", "state"], name="case_installation_idx"),
             models.Index(fields=["assignee", "state"], name="case_assignee_idx"),
@@ -158,6 +179,18 @@ class Case(FSMModelMixin, models.Model):
 
     def __str__(self) -> str:
         return self.reference
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Every way of creating a case (services, factories, fixtures) gets the installation's details;
+        # bulk_create callers (batch raising, the dataset generator) set them themselves.
+        if self._state.adding and self.installation_id and not (self.cohort and self.installation_type):
+            self.copy_installation_details()
+        super().save(*args, **kwargs)
+
+    def copy_installation_details(self) -> None:
+        """The installation's cohort and type, denormalised for the list filters."""
+        self.cohort = self.installation.cohort
+        self.installation_type = self.installation.installation_type
 
     # --- reference ------------------------------------------------------------------------
     @property

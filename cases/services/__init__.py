@@ -1,6 +1,7 @@
 """Case services: the only way anything in the cases app is written."""
 
 from .events import event_record
+from .installations import installation_update
 from .maintenance import cases_close_quiet
 from .notes import case_add_attachment, case_add_note, case_tick_checklist
 from .raising import RaiseResult, case_raise
@@ -24,6 +25,7 @@ __all__ = [
     "case_transition_options",
     "cases_close_quiet",
     "event_record",
+    "installation_update",
     "token_issue",
     "token_revoke",
 ]

@@ -141,6 +141,8 @@ def _open_case(
     case = Case.objects.create(
         installation=installation,
         supplier_id=installation.responsible_supplier_id,
+        cohort=installation.cohort,
+        installation_type=installation.installation_type,
         check_type=check,
         stage=stage or check.stage,
         category=check.category,

@@ -265,9 +265,10 @@ def _apply(items: Sequence[RaiseItem], valid: list[int], outcomes: list[RaiseOut
         # matches the returned ids to the cases without reserving them first.
         for pk, installation_id, check_id in bulk_insert(
             Case,
-            ["installation_id", "supplier_id", "check_type_id", "stage", "category", "owner_party",
-             "occurrence_count", "first_occurred_at", "last_occurred_at", "raised_at", "updated_at"],
-            [(c.installation_id, c.supplier_id, c.check.pk, c.stage, c.check.category, c.check.acting_party,
+            ["installation_id", "supplier_id", "cohort", "installation_type", "check_type_id", "stage", "category",
+             "owner_party", "occurrence_count", "first_occurred_at", "last_occurred_at", "raised_at", "updated_at"],
+            [(c.installation_id, c.supplier_id, c.installation.cohort, c.installation.installation_type,  # type: ignore[union-attr]
+              c.check.pk, c.stage, c.check.category, c.check.acting_party,
               c.occurrence_count, c.first_occurred_at, c.last_occurred_at, now, now) for c in new_order],
             returning=["id", "installation_id", "check_type_id"],
         ):  # fmt: skip

@@ -121,9 +121,9 @@ def test_search_by_reference_mpxn_device_and_check(client, operator, two_cases) 
     [
         ({"state": S.TRIAGED}, {"ours", "theirs"}),
         ({"state": S.RAISED}, set()),
-        ({"installation__cohort": Cohort.IOC}, {"theirs"}),
-        ({"installation__installation_type": InstallationType.ACTIVE}, {"ours", "theirs"}),
-        ({"installation__installation_type": InstallationType.DORMANT}, set()),
+        ({"cohort": Cohort.IOC}, {"theirs"}),
+        ({"installation_type": InstallationType.ACTIVE}, {"ours", "theirs"}),
+        ({"installation_type": InstallationType.DORMANT}, set()),
         ({"stage": "COMMUNICATIONS"}, {"ours", "theirs"}),
         ({"category": "DATA_VALIDATION"}, set()),
         ({"owner_party": Party.DCC}, {"ours", "theirs"}),
@@ -464,3 +464,33 @@ def test_cross_organisation_operational_screens_are_dcc_only(client, operator, u
     assert client.get(reverse(url_name)).status_code == 403
     client.force_login(operator)
     assert client.get(reverse(url_name)).status_code == 200
+
+
+def test_installation_edit_copies_cohort_and_type_onto_its_cases(client, operator, two_cases) -> None:  # type: ignore[no-untyped-def]
+    from cases.domain import Cohort, InstallationType
+
+    ours, theirs = two_cases
+    installation = ours.installation
+    client.force_login(operator)
+    url = reverse("admin:cases_installation_change", args=[installation.pk])
+    form = client.get(url).context["adminform"].form
+    data = {name: value for name, value in form.initial.items() if value is not None}
+    new_cohort = Cohort.FOC if installation.cohort != Cohort.FOC else Cohort.IOC
+    data.update({
+        "cohort": new_cohort, "installation_type": InstallationType.DORMANT,
+        "devices-TOTAL_FORMS": "0", "devices-INITIAL_FORMS": "0", "devices-MIN_NUM_FORMS": "0",
+        "devices-MAX_NUM_FORMS": "1000",
+    })  # fmt: skip
+    version, updated_at = ours.version, ours.updated_at
+    response = client.post(url, data)
+    assert response.status_code == 302, response.context["adminform"].form.errors if response.context else response
+    ours.refresh_from_db()
+    assert (ours.cohort, ours.installation_type) == (new_cohort, InstallationType.DORMANT)
+    # Reference data, not a change to the case: no new version, the queue order does not move.
+    assert (ours.version, ours.updated_at) == (version, updated_at)
+    theirs_before = (theirs.cohort, theirs.installation_type)
+    theirs.refresh_from_db()
+    assert (theirs.cohort, theirs.installation_type) == theirs_before
+    # The changelist filters on the copies.
+    response = client.get(CHANGELIST, {"cohort__exact": new_cohort, "installation_type__exact": "DORMANT"})
+    assert {c.pk for c in response.context["cl"].result_list} == {ours.pk}

@@ -69,6 +69,9 @@ def test_constraints_and_integrity(generated) -> None:  # type: ignore[no-untype
     assert max(open_pairs.values()) == 1
     # The denormalised supplier agrees with the installation; state-dependent fields are filled in.
     assert not Case.objects.exclude(supplier_id=models_f("installation__responsible_supplier_id")).exists()
+    # So do the copied cohort and installation type (the list filters read the copies).
+    assert not Case.objects.exclude(cohort=models_f("installation__cohort")).exists()
+    assert not Case.objects.exclude(installation_type=models_f("installation__installation_type")).exists()
     assert not Case.objects.filter(state=CaseState.ESCALATED, incident_reference="").exists()
     assert not Case.objects.filter(state__in=[CaseState.EXCLUDED, CaseState.EXCLUSION_PROPOSED],
                                    excluded_category="").exists()  # fmt: skip

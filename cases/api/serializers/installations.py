@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.urls import reverse
 from rest_framework import serializers
 
 from cases.domain import (
@@ -75,10 +76,18 @@ class InstallationCaseSerializer(serializers.Serializer):
 class InstallationDetailSerializer(InstallationSerializer):
     devices = DeviceSerializer(many=True)
     cases = InstallationCaseSerializer(many=True, help_text="The installation's cases, newest first (at most 50).")
-    migration_attempts = MigrationAttemptSerializer(many=True, help_text="Migration attempts, newest first (at most 50).")
-    session_attempts = SessionAttemptSerializer(
-        many=True, help_text="Communications Hub session attempts, newest first (at most 50)."
+    migration_attempts = MigrationAttemptSerializer(
+        many=True,
+        help_text="Migration attempts, newest first: at most MEHR_API_INSTALLATION_HISTORY_LIMIT (default 50); "
+        "every attempt is at `migration_attempts_url`.",
     )
+    migration_attempts_url = serializers.URLField(help_text="The full migration attempt history, cursor-paged.")
+    session_attempts = SessionAttemptSerializer(
+        many=True,
+        help_text="Communications Hub session attempts, latest due first: at most MEHR_API_INSTALLATION_HISTORY_LIMIT "
+        "(default 50); every attempt is at `session_attempts_url`.",
+    )
+    session_attempts_url = serializers.URLField(help_text="The full session attempt history, cursor-paged.")
 
     def to_representation(self, installation: Installation) -> dict[str, Any]:
         data = super().to_representation(installation)
@@ -97,7 +106,14 @@ class InstallationDetailSerializer(InstallationSerializer):
         ]
         data["migration_attempts"] = self.context.get("migration_attempts", [])
         data["session_attempts"] = self.context.get("session_attempts", [])
+        data["migration_attempts_url"] = self._url("api:installation-migration-attempts", installation)
+        data["session_attempts_url"] = self._url("api:installation-session-attempts", installation)
         return data
+
+    def _url(self, name: str, installation: Installation) -> str:
+        path = reverse(name, kwargs={"pk": installation.pk})
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request is not None else path
 
 
 class ProcedureStepSerializer(serializers.Serializer):

@@ -61,7 +61,11 @@ class InstallationDetailView(ApiMixin, generics.GenericAPIView):
             .only("pk", "state", "updated_at", "check_type__code")
             .order_by("-updated_at", "-id")[:50]
         )
-        context: dict[str, Any] = {"cases": cases, **installation_retry_history(installation, request.user)}
+        context: dict[str, Any] = {
+            "cases": cases,
+            "request": request,
+            **installation_retry_history(installation, request.user),
+        }
         return Response(InstallationDetailSerializer(context=context).to_representation(installation))
 
 

@@ -44,6 +44,8 @@ def requests_for(case: Case) -> list[tuple[str, str, dict]]:
         ("patch", f"/api/v1/cases/{ref}/checklist/99/", {"done": True}),
         ("get", f"/api/v1/installations/{case.installation_id}/", {}),
         ("get", f"/api/v1/cases/{ref}/sla/", {}),
+        ("get", f"/api/v1/installations/{case.installation_id}/session-attempts/", {}),
+        ("get", f"/api/v1/installations/{case.installation_id}/migration-attempts/", {}),
     ]
 
 
@@ -62,6 +64,7 @@ def test_every_endpoint_answers_404_for_another_users_case(role, clients, target
     owner = api_client(other_people[role])
     assert owner.get(f"/api/v1/cases/{target.reference}/").status_code == 200
     assert owner.get(f"/api/v1/cases/{target.reference}/events/").status_code == 200
+    assert owner.get(f"/api/v1/installations/{target.installation_id}/session-attempts/").status_code == 200
 
 
 @pytest.mark.parametrize("role", USER_ROLES)
@@ -72,6 +75,9 @@ def test_lists_and_counts_never_include_another_users_objects(role, clients, tar
         f"/api/v1/cases/?reference={target.reference}": "reference",
         f"/api/v1/cases/?mpxn={target.installation.mpan}": "reference",
         f"/api/v1/cases/?installation={target.installation_id}": "reference",
+        "/api/v1/cases/?sla_breached=true": "reference",
+        "/api/v1/cases/?sla_breached=false": "reference",
+        f"/api/v1/cases/?cohort={target.cohort}&installation_type={target.installation_type}": "reference",
         "/api/v1/installations/": "id",
         f"/api/v1/installations/?mpxn={target.installation.mpan}": "id",
         "/api/v1/installations/?supplier=supplier-b": "id",

@@ -85,6 +85,9 @@ def test_batch_applies_valid_items_and_reports_invalid_ones(clients, supplier, c
     assert "non_field_errors" in results[11]["errors"]
     assert Case.objects.count() == 4 and CaseOccurrence.objects.count() == 5
     assert Case.objects.get(installation=installations[0]).occurrence_count == 2
+    # The batch path copies the installation's cohort and type onto each new case (list filters).
+    for case in Case.objects.select_related("installation"):
+        assert (case.cohort, case.installation_type) == (case.installation.cohort, case.installation.installation_type)
 
 
 @pytest.mark.django_db

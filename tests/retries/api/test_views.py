@@ -38,3 +38,59 @@ def test_installation_detail_shows_its_attempts_only_to_those_who_see_it(clients
     migration_schedule(installation=other, actor=None)
     assert client.get(f"/api/v1/installations/{other.pk}/").status_code == 404
     assert clients[Role.DCC_OPERATOR].get(f"/api/v1/installations/{other.pk}/").json()["migration_attempts"]
+
+
+def _more_session_attempts(first, n):  # type: ignore[no-untyped-def]
+    """n more session attempts in the first one's window, each due 15 minutes after the previous."""
+    from datetime import timedelta
+
+    from retries.models import SessionAttempt
+
+    return [
+        SessionAttempt.objects.create(
+            migration_attempt=first.migration_attempt, installation=first.installation, cohort=first.cohort,
+            number=first.number + k, due_at=first.due_at + timedelta(minutes=15 * k),
+            timeout_seconds=first.timeout_seconds, policy=first.policy, policy_revision=first.policy_revision,
+        )
+        for k in range(1, n + 1)
+    ]
+
+
+def test_installation_detail_embeds_the_newest_attempts_and_links_the_paged_history(clients, installation, settings):
+    settings.MEHR = {**settings.MEHR, "API_INSTALLATION_HISTORY_LIMIT": 2}
+    migration_schedule(installation=installation, actor=None, reason="First window")
+    first = installation.session_attempts.get()
+    _more_session_attempts(first, 4)
+    client = clients[Role.USER_AGENT]
+    body = client.get(f"/api/v1/installations/{installation.pk}/").json()
+    assert [s["number"] for s in body["session_attempts"]] == [5, 4]  # latest due first, bounded
+    assert body["session_attempts_url"].endswith(f"/api/v1/installations/{installation.pk}/session-attempts/")
+    assert body["migration_attempts_url"].endswith(f"/api/v1/installations/{installation.pk}/migration-attempts/")
+
+    # The full history, two per page, through the cursor links; constant queries per page.
+    seen, url = [], body["session_attempts_url"] + "?page_size=2"
+    while url:
+        with CaptureQueriesContext(connection) as queries:
+            page = client.get(url).json()
+        assert len(queries) <= 4  # token, installation visible?, the page (+ savepoint-free slack)
+        seen += [s["number"] for s in page["results"]]
+        url = page["next"]
+    assert seen == [5, 4, 3, 2, 1]
+    oldest_first = client.get(body["session_attempts_url"] + "?ordering=due_at").json()["results"]
+    assert [s["number"] for s in oldest_first] == [1, 2, 3, 4, 5]
+
+    migrations = client.get(body["migration_attempts_url"]).json()
+    assert [(m["number"], m["reason"]) for m in migrations["results"]] == [(1, "First window")]
+    assert client.get(body["session_attempts_url"] + "?ordering=nonsense").status_code == 400
+
+
+@pytest.mark.parametrize("role", (Role.USER_AGENT, Role.USER_VIEWER, Role.USER_INTEGRATION))
+@pytest.mark.parametrize("history", ("session-attempts", "migration-attempts"))
+def test_another_users_installation_history_answers_404(role, history, clients, other_supplier):
+    other = InstallationFactory(responsible_supplier=other_supplier)
+    migration_schedule(installation=other, actor=None)
+    response = clients[role].get(f"/api/v1/installations/{other.pk}/{history}/")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/problem+json"
+    assert clients[role].get(f"/api/v1/installations/999999999/{history}/").status_code == 404
+    assert clients[Role.DCC_OPERATOR].get(f"/api/v1/installations/{other.pk}/{history}/").json()["results"]
