@@ -55,6 +55,8 @@ def analyse(apps, schema_editor):  # type: ignore[no-untyped-def]
 
 
 class Migration(migrations.Migration):
+    # The single-column foreign-key indexes this change makes redundant are dropped by
+    # 0010_drop_redundant_fk_indexes (DROP INDEX only; an AlterField would re-validate the constraints).
 
     dependencies = [
         ('cases', '0007_api_tokens'),
@@ -69,26 +71,6 @@ class Migration(migrations.Migration):
         migrations.RemoveIndex(
             model_name='case',
             name='case_state_updated_idx',
-        ),
-        migrations.AlterField(
-            model_name='case',
-            name='supplier',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='supplier_cases', to='cases.organisation'),
-        ),
-        migrations.AlterField(
-            model_name='case',
-            name='assignee',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='assigned_cases', to=settings.AUTH_USER_MODEL),
-        ),
-        migrations.AlterField(
-            model_name='case',
-            name='check_type',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='cases', to='cases.check', verbose_name='check'),
-        ),
-        migrations.AlterField(
-            model_name='case',
-            name='installation',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='cases', to='cases.installation'),
         ),
         migrations.AddField(
             model_name='case',

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('cases', '0007_api_tokens'),
+        ('cases', '0008_case_cohort_type_list_indexes'),
     ]
 
     operations = [

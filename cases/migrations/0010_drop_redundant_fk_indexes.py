@@ -17,7 +17,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("cases", "0007_api_tokens"),
+        ("cases", "0009_dashboard_rollups"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

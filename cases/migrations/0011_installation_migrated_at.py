@@ -47,7 +47,7 @@ def backfill(apps, schema_editor) -> None:  # type: ignore[no-untyped-def]
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("cases", "0007_api_tokens"),
+        ("cases", "0010_drop_redundant_fk_indexes"),
         # The back-fill reads the retry engine's migration windows.
         ("retries", "0002_default_policies"),
     ]
