@@ -246,7 +246,7 @@ def throughput(due: int, inst0: int) -> list[dict]:
     ]
 
 
-def start_worker(concurrency: int, claim_interval: float, workdir: Path) -> subprocess.Popen:
+def start_worker(concurrency: int, claim_interval: float, workdir: Path, pool: str = "prefork") -> subprocess.Popen:
     env = {
         **os.environ,
         "MEHR_S1SP_BACKEND": "simulator",
@@ -258,7 +258,7 @@ def start_worker(concurrency: int, claim_interval: float, workdir: Path) -> subp
     logfile = open(workdir / "worker.log", "wb")  # noqa: SIM115  (the worker owns it until it exits)
     return subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "mehr_site", "worker", "-B", "-s", str(workdir / "beat"),
-         "-Q", "celery,sessions", "-c", str(concurrency), "-l", "WARNING", "--without-mingle", "--without-gossip",
+         "-Q", "celery,sessions", "-c", str(concurrency), "-P", pool, "-l", "WARNING", "--without-mingle", "--without-gossip",
          "-n", f"bench-{uuid.uuid4().hex[:6]}@%h"],
         cwd=ROOT, env=env, stdout=logfile, stderr=subprocess.STDOUT, start_new_session=True,
     )
@@ -290,7 +290,10 @@ def noop_drain_rate(n: int) -> float:
     return n / (time.perf_counter() - t0)
 
 
-def lag(rate: int, seconds: int, concurrency: int, claim_interval: float, inst0: int, installations: int) -> list[dict]:
+def lag(
+    rate: int, seconds: int, concurrency: int, claim_interval: float, inst0: int, installations: int,
+    pool: str = "prefork",
+) -> list[dict]:
     from django.db.models import Max
 
     from retries.models import RetryPolicy
@@ -300,7 +303,7 @@ def lag(rate: int, seconds: int, concurrency: int, claim_interval: float, inst0:
     if count > installations:
         raise SystemExit(f"--rate x --seconds ({count:,}) must not exceed --installations ({installations:,})")
     workdir = Path(tempfile.mkdtemp(prefix="mehr-bench-"))
-    worker = start_worker(concurrency, claim_interval, workdir)
+    worker = start_worker(concurrency, claim_interval, workdir, pool)
     try:
         time.sleep(8)  # worker and beat up
         drain = noop_drain_rate(min(5000, count))
@@ -330,7 +333,7 @@ def lag(rate: int, seconds: int, concurrency: int, claim_interval: float, inst0:
               0, "", policy.pk, policy.revision) for i in range(count)),
         )
         bump_sequences()
-        log(f"{count:,} attempts due at {rate}/s from {start:%H:%M:%S}; one worker, -c {concurrency}")
+        log(f"{count:,} attempts due at {rate}/s from {start:%H:%M:%S}; one worker, -P {pool} -c {concurrency}")
         # Bounded: a worker that cannot keep up is reported as such ("ran" < "attempts").
         deadline = time.monotonic() + 5 + seconds + max(120, 5 * seconds)
         while time.monotonic() < deadline:
@@ -367,7 +370,7 @@ def lag(rate: int, seconds: int, concurrency: int, claim_interval: float, inst0:
         )
         started, p50, p99, worst, span = cursor.fetchone()
     row = {
-        "offered /s": rate, "attempts": count, "ran": started, "worker -c": concurrency,
+        "offered /s": rate, "attempts": count, "ran": started, "worker -P": pool, "worker -c": concurrency,
         "claim every s": claim_interval, "lag p50 s": round(float(p50 or 0), 2), "lag p99 s": round(float(p99 or 0), 2),
         "lag max s": round(float(worst or 0), 2),
         "sustained /s": round(started / float(span)) if span else None, "no-op drain /s": round(drain),
@@ -384,6 +387,9 @@ def main() -> None:
     parser.add_argument("--rate", type=int, nargs="+", default=[1000], help="Attempts/s due in the lag phase (several: one run each).")
     parser.add_argument("--seconds", type=int, default=20, help="Length of each lag run's load.")
     parser.add_argument("--concurrency", type=int, default=4, help="Pool size of the one worker.")
+    parser.add_argument("--pool", default=["prefork"], nargs="+",
+                        help="Worker pool(s) for the lag phase, prefork or threads, optionally with its size "
+                        "(threads:8); several: one run each. Without a size, --concurrency.")
     parser.add_argument("--claim-interval", type=float, default=1.0, help="Beat claim interval in the lag phase.")
     parser.add_argument("--keep", action="store_true", help="Keep the benchmark's rows.")
     args = parser.parse_args()
@@ -393,8 +399,13 @@ def main() -> None:
         generated = prepare(args.rows, args.due, args.installations)
         through = throughput(args.due, generated["inst0"])
         lags = []
-        for rate in args.rate:
-            lags += lag(rate, args.seconds, args.concurrency, args.claim_interval, generated["inst0"], args.installations)
+        for spec in args.pool:
+            pool, _, size = spec.partition(":")
+            if pool not in ("prefork", "threads"):
+                raise SystemExit(f"--pool: prefork or threads, not {pool!r}")
+            for rate in args.rate:
+                lags += lag(rate, args.seconds, int(size or args.concurrency), args.claim_interval,
+                            generated["inst0"], args.installations, pool)
     finally:
         if not args.keep:
             cleanup()
