@@ -197,7 +197,40 @@ def purge(queue: str) -> int:
         return conn.default_channel.queue_purge(queue) or 0
 
 
-def throughput(due: int, inst0: int) -> list[dict]:
+def _claimer(_: int) -> int:
+    from django.db import connections
+
+    from retries.services.claiming import session_attempts_claim_due
+
+    connections.close_all()  # forked: open this process's own connection
+    total = 0
+    while True:
+        claimed = session_attempts_claim_due(budget_seconds=1.0)
+        if not claimed:
+            return total
+        total += claimed
+
+
+def parallel_claim(claimers: int) -> tuple[int, float, int, int]:
+    """(claimed and dispatched, seconds, messages queued, rows CLAIMED) for N claimer processes."""
+    import multiprocessing
+
+    from django.db import connections
+
+    from retries.models import SessionState
+
+    purge("sessions")
+    connections.close_all()
+    context = multiprocessing.get_context("fork")
+    t0 = time.perf_counter()
+    with context.Pool(claimers) as pool:
+        total = sum(pool.map(_claimer, range(claimers)))
+    elapsed = time.perf_counter() - t0
+    claimed = scalar("SELECT count(*) FROM retries_sessionattempt WHERE state = %s", [SessionState.CLAIMED])
+    return total, elapsed, purge("sessions"), claimed
+
+
+def throughput(due: int, inst0: int, claimers: int = 1) -> list[dict]:
     from celery import current_app
 
     from retries.models import MigrationAttempt, SessionAttempt, SessionState
@@ -234,11 +267,25 @@ def throughput(due: int, inst0: int) -> list[dict]:
     rate = total / elapsed
     log(f"claimed+dispatched {total:,} in {elapsed:.2f} s = {rate:,.0f}/s; claim only {claim_only:,.0f}/s; "
         f"bare publish {publish_only:,.0f}/s; {queued:,} messages purged")
+    rows = []
+    if claimers > 1:
+        # The same backlog again, claimed by several claimers at once (SKIP LOCKED): throughput, and
+        # proof that no attempt was claimed or sent twice (one message per claimed row).
+        mine.filter(state=SessionState.CLAIMED).update(state=SessionState.SCHEDULED, claim_token=None,
+                                                       lease_expires_at=None)
+        p_total, p_elapsed, p_queued, p_claimed = parallel_claim(claimers)
+        log(f"{claimers} claimers: {p_total:,} in {p_elapsed:.2f} s = {p_total / p_elapsed:,.0f}/s; "
+            f"{p_claimed:,} rows claimed, {p_queued:,} messages")
+        if not (p_total == p_claimed == p_queued):
+            raise SystemExit("parallel claimers claimed or sent an attempt twice")
+        rows.append({"measure": f"claim + dispatch, {claimers} claimers in parallel (SKIP LOCKED)",
+                     "attempts": p_total, "seconds": round(p_elapsed, 2), "per second": round(p_total / p_elapsed)})
     mine.filter(state=SessionState.CLAIMED).update(state=SessionState.CANCELLED, lease_expires_at=None)
     MigrationAttempt.objects.filter(installation_id__gte=inst0, outcome="SCHEDULED").update(outcome="CANCELLED")
     return [
         {"measure": "claim + dispatch (production path)", "attempts": total, "seconds": round(elapsed, 2),
          "per second": round(rate)},
+        *rows,
         {"measure": "baseline: claim only (no broker)", "attempts": len(sample), "seconds": None,
          "per second": round(claim_only)},
         {"measure": "baseline: bare Celery publish (batched)", "attempts": bare, "seconds": None,
@@ -387,6 +434,8 @@ def main() -> None:
     parser.add_argument("--rate", type=int, nargs="+", default=[1000], help="Attempts/s due in the lag phase (several: one run each).")
     parser.add_argument("--seconds", type=int, default=20, help="Length of each lag run's load.")
     parser.add_argument("--concurrency", type=int, default=4, help="Pool size of the one worker.")
+    parser.add_argument("--claimers", type=int, default=1,
+                        help="Also claim the same backlog with this many claimer processes at once.")
     parser.add_argument("--pool", default=["prefork"], nargs="+",
                         help="Worker pool(s) for the lag phase, prefork or threads, optionally with its size "
                         "(threads:8); several: one run each. Without a size, --concurrency.")
@@ -397,7 +446,7 @@ def main() -> None:
         raise SystemExit("bench.scheduler needs PostgreSQL (DATABASE_URL) and Redis (REDIS_URL)")
     try:
         generated = prepare(args.rows, args.due, args.installations)
-        through = throughput(args.due, generated["inst0"])
+        through = throughput(args.due, generated["inst0"], args.claimers)
         lags = []
         for spec in args.pool:
             pool, _, size = spec.partition(":")

@@ -314,6 +314,9 @@ MEHR |= {
     # MEHR.md §5 "next working day with allocation": migration windows a cohort may have open on one
     # working day; a reschedule moves on to the next working day with room. 0 = no limit. Per cohort:
     # MEHR_RETRY_DAILY_ALLOCATION_BY_COHORT="IOC=500,FOC=200" (others take the default).
+    # The engine's hot statements as server-side prepared statements (retries/sql.py); 0 behind a
+    # pooler that cannot keep them.
+    "RETRY_PREPARED_STATEMENTS": env_bool("MEHR_RETRY_PREPARED_STATEMENTS", default=True),
     "RETRY_DAILY_ALLOCATION": int(os.environ.get("MEHR_RETRY_DAILY_ALLOCATION", 0)),
     "RETRY_DAILY_ALLOCATION_BY_COHORT": {
         cohort.strip(): int(n)

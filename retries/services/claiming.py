@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
+from .. import sql
 from ..models import PauseScope, RetryPause, SessionAttempt, SessionState
 
 logger = logging.getLogger("retries")
@@ -97,18 +97,10 @@ def claim_batch(*, now: datetime | None = None, limit: int | None = None) -> lis
     limit = limit or int(settings.MEHR["RETRY_CLAIM_BATCH_SIZE"])
     lease = now + timedelta(seconds=int(settings.MEHR["RETRY_CLAIM_LEASE_SECONDS"]))
     token = uuid.uuid4()  # one token per claim: with the row id it names this claim uniquely
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _CLAIM_SQL,
-            {
-                "now": now,
-                "limit": limit,
-                "cap": int(settings.MEHR["RETRY_MAX_CLAIMED"]),
-                "token": token,
-                "lease": lease,
-            },
-        )
-        rows = cursor.fetchall()
+    rows = sql.execute(
+        _CLAIM_SQL,
+        {"now": now, "limit": limit, "cap": int(settings.MEHR["RETRY_MAX_CLAIMED"]), "token": token, "lease": lease},
+    )
     # RETURNING does not keep the sub-select's order: dispatch the oldest first.
     rows.sort(key=lambda row: row[2])
     return [Claimed(pk=pk, token=str(token), timeout_seconds=timeout) for pk, timeout, _ in rows]
