@@ -146,20 +146,22 @@ def _start_fast(*, attempt_id: int, claim_token: str, worker: str, now: datetime
         return None
     try:
         rows = sql.execute(
-                _START_SQL,
-                {
-                    "id": attempt_id,
-                    "token": token,
-                    "now": now,
-                    "worker": worker[:200],
-                    "grace": int(settings.MEHR["RETRY_RUN_LEASE_GRACE_SECONDS"]),
-                    "open_states": list(OPEN_STATES),
-                    "pre_migration": Stage.PRE_MIGRATION,
-                    "communications": Stage.COMMUNICATIONS,
-                },
-            )
+            _START_SQL,
+            {
+                "id": attempt_id,
+                "token": token,
+                "now": now,
+                "worker": worker[:200],
+                "grace": int(settings.MEHR["RETRY_RUN_LEASE_GRACE_SECONDS"]),
+                "open_states": list(OPEN_STATES),
+                "pre_migration": Stage.PRE_MIGRATION,
+                "communications": Stage.COMMUNICATIONS,
+            },
+        )
     except OperationalError:
-        # E.g. a deadlock with a concurrent cancel (autocommit: nothing was written): the ORM path decides.
+        # A deadlock with a concurrent cancel (rolled back: the ORM path decides), or the connection
+        # broke. If it broke after the commit the row is RUNNING, the ORM path finds it "not claimed"
+        # and the reaper times it out at the lease: the S1SP was not called, so nothing ran twice.
         return None
     if not rows:
         return None
