@@ -197,7 +197,40 @@ def purge(queue: str) -> int:
         return conn.default_channel.queue_purge(queue) or 0
 
 
-def throughput(due: int, inst0: int) -> list[dict]:
+def _claimer(_: int) -> int:
+    from django.db import connections
+
+    from retries.services.claiming import session_attempts_claim_due
+
+    connections.close_all()  # forked: open this process's own connection
+    total = 0
+    while True:
+        claimed = session_attempts_claim_due(budget_seconds=1.0)
+        if not claimed:
+            return total
+        total += claimed
+
+
+def parallel_claim(claimers: int) -> tuple[int, float, int, int]:
+    """(claimed and dispatched, seconds, messages queued, rows CLAIMED) for N claimer processes."""
+    import multiprocessing
+
+    from django.db import connections
+
+    from retries.models import SessionState
+
+    purge("sessions")
+    connections.close_all()
+    context = multiprocessing.get_context("fork")
+    t0 = time.perf_counter()
+    with context.Pool(claimers) as pool:
+        total = sum(pool.map(_claimer, range(claimers)))
+    elapsed = time.perf_counter() - t0
+    claimed = scalar("SELECT count(*) FROM retries_sessionattempt WHERE state = %s", [SessionState.CLAIMED])
+    return total, elapsed, purge("sessions"), claimed
+
+
+def throughput(due: int, inst0: int, claimers: int = 1) -> list[dict]:
     from celery import current_app
 
     from retries.models import MigrationAttempt, SessionAttempt, SessionState
@@ -234,11 +267,25 @@ def throughput(due: int, inst0: int) -> list[dict]:
     rate = total / elapsed
     log(f"claimed+dispatched {total:,} in {elapsed:.2f} s = {rate:,.0f}/s; claim only {claim_only:,.0f}/s; "
         f"bare publish {publish_only:,.0f}/s; {queued:,} messages purged")
+    rows = []
+    if claimers > 1:
+        # The same backlog again, claimed by several claimers at once (SKIP LOCKED): throughput, and
+        # proof that no attempt was claimed or sent twice (one message per claimed row).
+        mine.filter(state=SessionState.CLAIMED).update(state=SessionState.SCHEDULED, claim_token=None,
+                                                       lease_expires_at=None)
+        p_total, p_elapsed, p_queued, p_claimed = parallel_claim(claimers)
+        log(f"{claimers} claimers: {p_total:,} in {p_elapsed:.2f} s = {p_total / p_elapsed:,.0f}/s; "
+            f"{p_claimed:,} rows claimed, {p_queued:,} messages")
+        if not (p_total == p_claimed == p_queued):
+            raise SystemExit("parallel claimers claimed or sent an attempt twice")
+        rows.append({"measure": f"claim + dispatch, {claimers} claimers in parallel (SKIP LOCKED)",
+                     "attempts": p_total, "seconds": round(p_elapsed, 2), "per second": round(p_total / p_elapsed)})
     mine.filter(state=SessionState.CLAIMED).update(state=SessionState.CANCELLED, lease_expires_at=None)
     MigrationAttempt.objects.filter(installation_id__gte=inst0, outcome="SCHEDULED").update(outcome="CANCELLED")
     return [
         {"measure": "claim + dispatch (production path)", "attempts": total, "seconds": round(elapsed, 2),
          "per second": round(rate)},
+        *rows,
         {"measure": "baseline: claim only (no broker)", "attempts": len(sample), "seconds": None,
          "per second": round(claim_only)},
         {"measure": "baseline: bare Celery publish (batched)", "attempts": bare, "seconds": None,
@@ -246,7 +293,7 @@ def throughput(due: int, inst0: int) -> list[dict]:
     ]
 
 
-def start_worker(concurrency: int, claim_interval: float, workdir: Path) -> subprocess.Popen:
+def start_worker(concurrency: int, claim_interval: float, workdir: Path, pool: str = "prefork") -> subprocess.Popen:
     env = {
         **os.environ,
         "MEHR_S1SP_BACKEND": "simulator",
@@ -258,7 +305,7 @@ def start_worker(concurrency: int, claim_interval: float, workdir: Path) -> subp
     logfile = open(workdir / "worker.log", "wb")  # noqa: SIM115  (the worker owns it until it exits)
     return subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "mehr_site", "worker", "-B", "-s", str(workdir / "beat"),
-         "-Q", "celery,sessions", "-c", str(concurrency), "-l", "WARNING", "--without-mingle", "--without-gossip",
+         "-Q", "celery,sessions", "-c", str(concurrency), "-P", pool, "-l", "WARNING", "--without-mingle", "--without-gossip",
          "-n", f"bench-{uuid.uuid4().hex[:6]}@%h"],
         cwd=ROOT, env=env, stdout=logfile, stderr=subprocess.STDOUT, start_new_session=True,
     )
@@ -290,7 +337,10 @@ def noop_drain_rate(n: int) -> float:
     return n / (time.perf_counter() - t0)
 
 
-def lag(rate: int, seconds: int, concurrency: int, claim_interval: float, inst0: int, installations: int) -> list[dict]:
+def lag(
+    rate: int, seconds: int, concurrency: int, claim_interval: float, inst0: int, installations: int,
+    pool: str = "prefork",
+) -> list[dict]:
     from django.db.models import Max
 
     from retries.models import RetryPolicy
@@ -300,7 +350,7 @@ def lag(rate: int, seconds: int, concurrency: int, claim_interval: float, inst0:
     if count > installations:
         raise SystemExit(f"--rate x --seconds ({count:,}) must not exceed --installations ({installations:,})")
     workdir = Path(tempfile.mkdtemp(prefix="mehr-bench-"))
-    worker = start_worker(concurrency, claim_interval, workdir)
+    worker = start_worker(concurrency, claim_interval, workdir, pool)
     try:
         time.sleep(8)  # worker and beat up
         drain = noop_drain_rate(min(5000, count))
@@ -330,7 +380,7 @@ def lag(rate: int, seconds: int, concurrency: int, claim_interval: float, inst0:
               0, "", policy.pk, policy.revision) for i in range(count)),
         )
         bump_sequences()
-        log(f"{count:,} attempts due at {rate}/s from {start:%H:%M:%S}; one worker, -c {concurrency}")
+        log(f"{count:,} attempts due at {rate}/s from {start:%H:%M:%S}; one worker, -P {pool} -c {concurrency}")
         # Bounded: a worker that cannot keep up is reported as such ("ran" < "attempts").
         deadline = time.monotonic() + 5 + seconds + max(120, 5 * seconds)
         while time.monotonic() < deadline:
@@ -367,7 +417,7 @@ def lag(rate: int, seconds: int, concurrency: int, claim_interval: float, inst0:
         )
         started, p50, p99, worst, span = cursor.fetchone()
     row = {
-        "offered /s": rate, "attempts": count, "ran": started, "worker -c": concurrency,
+        "offered /s": rate, "attempts": count, "ran": started, "worker -P": pool, "worker -c": concurrency,
         "claim every s": claim_interval, "lag p50 s": round(float(p50 or 0), 2), "lag p99 s": round(float(p99 or 0), 2),
         "lag max s": round(float(worst or 0), 2),
         "sustained /s": round(started / float(span)) if span else None, "no-op drain /s": round(drain),
@@ -384,6 +434,11 @@ def main() -> None:
     parser.add_argument("--rate", type=int, nargs="+", default=[1000], help="Attempts/s due in the lag phase (several: one run each).")
     parser.add_argument("--seconds", type=int, default=20, help="Length of each lag run's load.")
     parser.add_argument("--concurrency", type=int, default=4, help="Pool size of the one worker.")
+    parser.add_argument("--claimers", type=int, default=1,
+                        help="Also claim the same backlog with this many claimer processes at once.")
+    parser.add_argument("--pool", default=["prefork"], nargs="+",
+                        help="Worker pool(s) for the lag phase, prefork or threads, optionally with its size "
+                        "(threads:8); several: one run each. Without a size, --concurrency.")
     parser.add_argument("--claim-interval", type=float, default=1.0, help="Beat claim interval in the lag phase.")
     parser.add_argument("--keep", action="store_true", help="Keep the benchmark's rows.")
     args = parser.parse_args()
@@ -391,10 +446,15 @@ def main() -> None:
         raise SystemExit("bench.scheduler needs PostgreSQL (DATABASE_URL) and Redis (REDIS_URL)")
     try:
         generated = prepare(args.rows, args.due, args.installations)
-        through = throughput(args.due, generated["inst0"])
+        through = throughput(args.due, generated["inst0"], args.claimers)
         lags = []
-        for rate in args.rate:
-            lags += lag(rate, args.seconds, args.concurrency, args.claim_interval, generated["inst0"], args.installations)
+        for spec in args.pool:
+            pool, _, size = spec.partition(":")
+            if pool not in ("prefork", "threads"):
+                raise SystemExit(f"--pool: prefork or threads, not {pool!r}")
+            for rate in args.rate:
+                lags += lag(rate, args.seconds, int(size or args.concurrency), args.claim_interval,
+                            generated["inst0"], args.installations, pool)
     finally:
         if not args.keep:
             cleanup()

@@ -323,6 +323,19 @@ MEHR |= {
     # Without a cap a large due backlog is claimed at once, leases expire while the messages wait
     # in the queue, and workers spend their time discarding stale messages (docs/SCALING.md).
     "RETRY_MAX_CLAIMED": int(os.environ.get("MEHR_RETRY_MAX_CLAIMED", 2000)),
+    # MEHR.md §5 "next working day with allocation": migration windows a cohort may have open on one
+    # working day; a reschedule moves on to the next working day with room. 0 = no limit. Per cohort:
+    # MEHR_RETRY_DAILY_ALLOCATION_BY_COHORT="IOC=500,FOC=200" (others take the default).
+    # The engine's hot statements as server-side prepared statements (retries/sql.py); 0 behind a
+    # pooler that cannot keep them.
+    "RETRY_PREPARED_STATEMENTS": env_bool("MEHR_RETRY_PREPARED_STATEMENTS", default=True),
+    "RETRY_DAILY_ALLOCATION": int(os.environ.get("MEHR_RETRY_DAILY_ALLOCATION", 0)),
+    "RETRY_DAILY_ALLOCATION_BY_COHORT": {
+        cohort.strip(): int(n)
+        for cohort, _, n in (
+            item.partition("=") for item in env_list("MEHR_RETRY_DAILY_ALLOCATION_BY_COHORT", "") if item.strip()
+        )
+    },
     # A claimed attempt whose task has not started within this lease goes back to scheduled.
     "RETRY_CLAIM_LEASE_SECONDS": int(os.environ.get("MEHR_RETRY_CLAIM_LEASE_SECONDS", 300)),
     # A running attempt's lease is its session timeout plus this grace; past it the reaper times it out.

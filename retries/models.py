@@ -185,6 +185,8 @@ class MigrationAttempt(models.Model):
         indexes = [
             models.Index(fields=["outcome", "window_start"], name="migration_attempt_outcome_idx"),
             models.Index(fields=["-created_at"], name="migration_attempt_created_idx"),
+            # The daily allocation counts the windows opening on a day (scheduling.with_allocation).
+            models.Index(fields=["window_start"], name="migration_attempt_window_idx"),
         ]
 
     def __str__(self) -> str:

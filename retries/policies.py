@@ -6,6 +6,7 @@ The arithmetic is pure (no database, no clock) so that it is tested with fixed i
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -69,6 +70,32 @@ def reschedule_window_start(policy: RetryPolicy, *, failed_at: datetime, calenda
     if policy.reschedule_delay_working_days == 0:
         target = calendar.next_working_day(day, include_today=True)
     return datetime.combine(target, policy.window_opens_at, LONDON)
+
+
+def first_day_with_allocation(
+    day: date, *, capacity: int, used: Callable[[date], int], calendar: WorkingCalendar, horizon_days: int = 366
+) -> date:
+    """MEHR.md §5 "next working day *with allocation*": ``day`` if it is a working day with room
+    (fewer than ``capacity`` windows already open on it), else the first working day after it that
+    has room. ``capacity`` 0 means no limit. ``used(day)`` counts the windows already on a day.
+    Past ``horizon_days`` the day found last is returned (a full year means the allocation is
+    misconfigured; waiting forever would lose the installation)."""
+    current = day if calendar.is_working_day(day) else calendar.next_working_day(day)
+    if capacity <= 0:
+        return current
+    last = day + timedelta(days=horizon_days)
+    while used(current) >= capacity and current < last:
+        current = calendar.next_working_day(current)
+    return current
+
+
+def daily_allocation(cohort: str) -> int:
+    """Windows per working day for a cohort (MEHR["RETRY_DAILY_ALLOCATION_BY_COHORT"], else
+    MEHR["RETRY_DAILY_ALLOCATION"]; 0 = no limit)."""
+    from django.conf import settings
+
+    by_cohort = settings.MEHR.get("RETRY_DAILY_ALLOCATION_BY_COHORT") or {}
+    return int(by_cohort.get(cohort, settings.MEHR.get("RETRY_DAILY_ALLOCATION", 0)))
 
 
 def attempts_exhausted(policy: RetryPolicy, failed_migration_attempts: int) -> bool:

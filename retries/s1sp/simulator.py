@@ -46,31 +46,45 @@ class S1SPSimulator:
         )
 
     def behaviour_for(self, installation: Installation):  # type: ignore[no-untyped-def]
-        from django.db.models import F, Q
+        return self._lookup(installation.pk)[0]
 
-        from cases.models import Device
+    def _lookup(self, installation_id: int):  # type: ignore[no-untyped-def]
+        """(behaviour or None, calls received so far for the installation) in one round trip:
+        the installation's own behaviour first, else one for a model of its devices."""
+        from django.db import connection
+
+        from retries import sql
         from retries.models import SimulatorBehaviour
 
-        # One query: the installation's own behaviour first, else one for a model of its devices.
-        models = Device.objects.filter(installation_id=installation.pk).exclude(model="").values("model")
-        return (
-            SimulatorBehaviour.objects.filter(
-                Q(installation_id=installation.pk) | Q(installation__isnull=True, device_model__in=models)
-            )
-            .order_by(F("installation_id").asc(nulls_last=True), "pk")
-            .first()
-        )
+        fields = SimulatorBehaviour._meta.concrete_fields
+        columns = ", ".join(f'b."{f.column}"' for f in fields)
+        row = sql.execute(
+                f"""
+                SELECT (SELECT count(*) FROM retries_simulatorcall c WHERE c.installation_id = %(i)s), {columns}
+                  FROM (SELECT 1) AS one
+                  LEFT JOIN LATERAL (
+                      SELECT * FROM retries_simulatorbehaviour b
+                       WHERE b.installation_id = %(i)s
+                          OR (b.installation_id IS NULL AND b.device_model IN (
+                              SELECT d.model FROM cases_device d WHERE d.installation_id = %(i)s AND d.model <> ''))
+                       ORDER BY b.installation_id ASC NULLS LAST, b.id
+                       LIMIT 1
+                  ) b ON true
+                """,
+                {"i": installation_id},
+        )[0]
+        if row[1] is None:
+            return None, row[0]
+        return SimulatorBehaviour.from_db(connection.alias, [f.attname for f in fields], row[1:]), row[0]
 
     def establish_session(
         self, installation: Installation, *, timeout: float, idempotency_key: str = "", wake_sms: int = 0
     ) -> SessionResult:
-        from retries.models import SimulatorBehaviour, SimulatorCall
+        from retries.models import SimulatorBehaviour
 
-        behaviour = self.behaviour_for(installation)
+        behaviour, previous_calls = self._lookup(installation.pk)
         Mode = SimulatorBehaviour.Mode
         mode = behaviour.mode if behaviour else self.default_mode
-        counting = mode in (Mode.FAIL_THEN_CONNECT, Mode.RANDOM)
-        previous_calls = SimulatorCall.objects.filter(installation_id=installation.pk).count() if counting else 0
         latency = behaviour.latency_seconds if behaviour and behaviour.latency_seconds is not None else self.latency
 
         if mode == Mode.FAIL_THEN_CONNECT:
@@ -96,15 +110,24 @@ class S1SPSimulator:
             )
 
         if self.record:
-            SimulatorCall.objects.create(
-                idempotency_key=idempotency_key,
-                installation_id=installation.pk,
-                timeout_seconds=timeout,
-                wake_sms=wake_sms,
-                status=result.status,
-                code=result.code,
-                worker_pid=os.getpid(),
+            from django.db import connection
+            from django.utils import timezone
+
+            insert = (
+                "INSERT INTO retries_simulatorcall (idempotency_key, installation_id, called_at, timeout_seconds,"
+                " wake_sms, status, code, worker_pid) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
             )
+            if connection.vendor == "postgresql" and not connection.in_atomic_block:
+                # Its own transaction in one round trip, without waiting for the WAL flush: this log
+                # stands in for the outside world's, so only a PostgreSQL crash (not a killed worker
+                # or backend) could lose its last rows, and the engine's own writes stay synchronous.
+                insert = f"BEGIN; SET LOCAL synchronous_commit = off; {insert}; COMMIT"
+            with connection.cursor() as cursor:  # raw: the ORM's insert machinery cost more than the row
+                cursor.execute(
+                    insert,
+                    [idempotency_key, installation.pk, timezone.now(), timeout, wake_sms, result.status, result.code,
+                     os.getpid()],
+                )
         wait = timeout * self.time_scale if result.status == SessionStatus.NO_RESPONSE else latency
         if wait > 0:
             time.sleep(wait)

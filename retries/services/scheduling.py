@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Max, Sum
 from django.utils import timezone
 
 from cases.domain import OPEN_STATES, CaseState, EventKind, InstallationType, MigrationStatus
 from cases.errors import ValidationFailed
 from cases.models import Case, Installation
-from cases.workdays import working_calendar
+from cases.workdays import LONDON, working_calendar
 
 from ..models import (
     OPEN_MIGRATION_OUTCOMES,
@@ -224,6 +224,7 @@ def reschedule_after(
     else:
         start = reschedule_window_start(policy, failed_at=failed_at, calendar=working_calendar())
     start = max(start, failed_at + timedelta(seconds=1))
+    start = with_allocation(start, cohort=attempt.installation.cohort)
     return create_attempt(
         installation=attempt.installation,
         policy=policy,
@@ -232,6 +233,36 @@ def reschedule_after(
         cases=cases,
         kind=kind,
     )
+
+
+def with_allocation(start: datetime, *, cohort: str) -> datetime:
+    """Move a rescheduled window to the first working day on or after ``start``'s that still has
+    room in the cohort's daily allocation (same local opening time). Windows count on the London
+    date they open; cancelled ones free their place. Concurrent reschedules of one cohort are
+    serialised by a transaction-level advisory lock, so two cannot both take the last place."""
+    from ..policies import daily_allocation, first_day_with_allocation
+
+    capacity = daily_allocation(cohort)
+    if capacity <= 0:
+        return start
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"mehr-allocation:{cohort}"])
+    local = start.astimezone(LONDON)
+
+    def used(day: date) -> int:
+        return (
+            MigrationAttempt.objects.filter(
+                installation__cohort=cohort,
+                window_start__gte=datetime.combine(day, time.min, LONDON),
+                window_start__lt=datetime.combine(day + timedelta(days=1), time.min, LONDON),
+            )
+            .exclude(outcome=MigrationOutcome.CANCELLED)
+            .count()
+        )
+
+    day = first_day_with_allocation(local.date(), capacity=capacity, used=used, calendar=working_calendar())
+    return start if day == local.date() else datetime.combine(day, local.time(), LONDON)
 
 
 def _fmt(moment: datetime) -> str:

@@ -16,6 +16,8 @@ from retries.policies import (
     DEFAULT_ACTIVE_POLICY,
     DEFAULT_DORMANT_POLICY,
     attempts_exhausted,
+    daily_allocation,
+    first_day_with_allocation,
     interval_before,
     migration_attempts_limit_for,
     next_session_due,
@@ -97,6 +99,33 @@ def test_reschedule_is_the_next_working_day_skipping_weekends_and_bank_holidays(
     # DCC non-working days count too.
     with_dcc_day = WorkingCalendar(extra_non_working=frozenset({date(2026, 3, 9)}))
     assert reschedule_window_start(p, failed_at=friday, calendar=with_dcc_day).date() == date(2026, 3, 10)
+
+
+def test_next_working_day_with_allocation() -> None:
+    calendar = WorkingCalendar()
+    full = {date(2026, 4, 2): 3, date(2026, 4, 7): 3, date(2026, 4, 8): 2}
+    used = full.get
+    # Thursday 2 April is full (3 of 3); Good Friday and Easter Monday are not working days; Tuesday
+    # 7 April is full too; Wednesday has one place left.
+    assert first_day_with_allocation(date(2026, 4, 2), capacity=3, used=lambda d: used(d, 0), calendar=calendar) == date(
+        2026, 4, 8
+    )
+    # Room on the day itself; a capacity of 0 is no limit; a non-working start moves to a working day.
+    assert first_day_with_allocation(date(2026, 4, 8), capacity=3, used=lambda d: used(d, 0), calendar=calendar) == date(
+        2026, 4, 8
+    )
+    assert first_day_with_allocation(date(2026, 4, 2), capacity=0, used=lambda d: 99, calendar=calendar) == date(2026, 4, 2)
+    assert first_day_with_allocation(date(2026, 4, 4), capacity=3, used=lambda d: 0, calendar=calendar) == date(2026, 4, 7)
+    # Everything full: it gives up at the horizon instead of looping for ever.
+    assert first_day_with_allocation(date(2026, 4, 2), capacity=1, used=lambda d: 1, calendar=calendar, horizon_days=10) >= date(
+        2026, 4, 12
+    )
+
+
+def test_daily_allocation_per_cohort_comes_from_settings(settings) -> None:  # type: ignore[no-untyped-def]
+    settings.MEHR = {**settings.MEHR, "RETRY_DAILY_ALLOCATION": 50, "RETRY_DAILY_ALLOCATION_BY_COHORT": {"FOC": 7}}
+    assert daily_allocation("FOC") == 7
+    assert daily_allocation("IOC") == 50
 
 
 def test_exclusion_after_five_failed_attempts() -> None:

@@ -103,6 +103,37 @@ def test_failed_window_raises_cm001_and_reschedules_on_the_next_working_day(inst
     assert timezone.localtime(second.window_start).weekday() < 5
 
 
+def test_reschedule_goes_to_the_next_working_day_with_allocation(installation, catalogue, simulator, settings) -> None:  # type: ignore[no-untyped-def]
+    """MEHR.md §5: "next working day with allocation". The cohort may have one window a day and the
+    next working day already has one (another installation's): the reschedule takes the day after."""
+    from cases.workdays import LONDON, working_calendar
+
+    settings.MEHR = {**settings.MEHR, "RETRY_DAILY_ALLOCATION_BY_COHORT": {installation.cohort: 1}}
+    behave(installation, mode=SimulatorBehaviour.Mode.NEVER_ANSWER)
+    first = migration_schedule(installation=installation, actor=None)
+    policy = first.policy
+    calendar = working_calendar()
+    failed_day = timezone.localtime(timezone.now(), LONDON).date()  # outcomes are recorded at the real time
+    next_day = calendar.add_working_days(failed_day, policy.reschedule_delay_working_days)
+    other = InstallationFactory(cohort=installation.cohort)
+    from datetime import datetime
+
+    taken = migration_schedule(
+        installation=other, actor=None, window_start=datetime.combine(next_day, policy.window_opens_at, LONDON)
+    )
+    for minutes in (0, 16, 32):
+        run_due(simulator, now=first.window_start + timedelta(minutes=minutes))
+    second = MigrationAttempt.objects.get(installation=installation, number=2)
+    assert timezone.localtime(taken.window_start, LONDON).date() == next_day
+    assert timezone.localtime(second.window_start, LONDON).date() == calendar.next_working_day(next_day)
+    assert timezone.localtime(second.window_start, LONDON).time() == policy.window_opens_at
+    # Another cohort is not limited by this one's allocation.
+    settings.MEHR = {**settings.MEHR, "RETRY_DAILY_ALLOCATION_BY_COHORT": {}}
+    from retries.services.scheduling import with_allocation
+
+    assert with_allocation(taken.window_start, cohort=installation.cohort) == taken.window_start
+
+
 def test_five_failed_windows_propose_exclusion_and_stop(installation, catalogue, simulator) -> None:  # type: ignore[no-untyped-def]
     behave(installation, mode=SimulatorBehaviour.Mode.REFUSE, refuse_code="CH_UNREACHABLE")
     migration_schedule(installation=installation, actor=None)
