@@ -119,6 +119,8 @@ def main() -> int:
     parser.add_argument("--cases", type=int, default=1_000_000)
     parser.add_argument("--installations", type=int, default=None, help="default: as many as cases")
     parser.add_argument("--users", type=int, default=8)
+    parser.add_argument("--session-attempts", type=int, default=0,
+                        help="as the dataset holds (e.g. 2000000 for the shared 1M dataset), so it is reused")  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="50,000 cases (smoke run, not for figures)")
     parser.add_argument("--no-record", action="store_true", help="print only; do not append to PERFORMANCE.md")
     args = parser.parse_args()
@@ -149,7 +151,8 @@ def main() -> int:
     notifications._enqueue = lambda ids: None
 
     with Timer() as t_data:
-        generated = ensure_dataset(installations=installations, cases=args.cases, users=args.users)
+        generated = ensure_dataset(installations=installations, cases=args.cases, users=args.users,
+                                   session_attempts=args.session_attempts)  # fmt: skip
     with Timer() as t_clocks:
         clocks = add_sla_clocks()
     total_cases = Case.objects.count()
