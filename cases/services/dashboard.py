@@ -90,11 +90,8 @@ def open_cases_grouped(cases: QuerySet[Case], now: datetime) -> QuerySet:
     """Open cases of ``cases`` counted per supplier and every CASE_DIMENSIONS value (one GROUP BY)."""
     return (
         cases.filter(state__in=list(OPEN_STATES))
-        .annotate(
-            age_bucket=age_bucket_expression(now),
-            cohort=F("installation__cohort"),
-            installation_type=F("installation__installation_type"),
-        )
+        # cohort and installation type are the case's own copies (no join to the installations).
+        .annotate(age_bucket=age_bucket_expression(now))
         .values("supplier_id", *CASE_DIMENSIONS)
         .annotate(n=Count("id"))
         .order_by()

@@ -67,15 +67,15 @@ def installation_aggregates(user: Any) -> dict[str, Counter]:
     rows = (
         cases_visible_to(user)
         .filter(state__in=list(OPEN_STATES))
-        .values("installation__cohort", "installation__installation_type")
+        .values("cohort", "installation_type")
         .annotate(n=Count("id"))
         .order_by()
     )
     cohort: Counter = Counter()
     kind: Counter = Counter()
     for row in rows:
-        cohort[row["installation__cohort"]] += row["n"]
-        kind[row["installation__installation_type"]] += row["n"]
+        cohort[row["cohort"]] += row["n"]
+        kind[row["installation_type"]] += row["n"]
     return {"cohort": cohort, "type": kind}
 
 

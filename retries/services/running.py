@@ -197,7 +197,10 @@ WITH m AS (
        SET outcome = %(succeeded)s, stage_reached = %(commissioning)s, finished_at = %(now)s, detail = %(detail)s
      WHERE id = %(migration)s
 )
-UPDATE cases_installation SET migration_status = %(migrated)s, updated_at = %(now)s WHERE id = %(installation)s
+UPDATE cases_installation
+   SET migration_status = %(migrated)s, updated_at = %(now)s,
+       migrated_at = coalesce(migrated_at, %(now)s)  -- the first migration is the one reports count
+ WHERE id = %(installation)s
 """
 
 _NEXT_ATTEMPT_SQL = """
