@@ -185,8 +185,15 @@ def sla_clocks_for_case(case: Case, *, now: datetime | None = None) -> list[Cloc
 def cases_sla_breached(qs: QuerySet[Case], *, now: datetime | None = None, breached: bool = True) -> QuerySet[Case]:
     """Filter a case queryset to cases with (or without) a breached clock, even before beat notices."""
     now = now or timezone.now()
-    hit = SlaClock.objects.filter(Q(breached_at__isnull=False) | Q(due_at__lte=now, stopped_at__isnull=True))
-    return qs.filter(pk__in=hit.values("case_id")) if breached else qs.exclude(pk__in=hit.values("case_id"))
+    # A correlated EXISTS, not `pk__in`: with it PostgreSQL can walk the queue's ordering index and
+    # probe each case's clocks (unique (case, party, kind) index) until the page is full, instead of
+    # hashing every breached clock and sorting the whole match (~340 ms per page at 1M cases).
+    hit = Exists(
+        SlaClock.objects.filter(case=OuterRef("pk")).filter(
+            Q(breached_at__isnull=False) | Q(due_at__lte=now, stopped_at__isnull=True)
+        )
+    )
+    return qs.filter(hit) if breached else qs.filter(~hit)
 
 
 def with_sla_columns(qs: QuerySet[Case], *, now: datetime | None = None) -> QuerySet[Case]:
