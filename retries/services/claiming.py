@@ -82,11 +82,11 @@ WITH due AS (
        FOR UPDATE SKIP LOCKED
 )
 UPDATE retries_sessionattempt s
-   SET state = 'CLAIMED', claim_token = %(token)s, claimed_at = %(now)s, lease_expires_at = %(lease)s,
-       claims = s.claims + 1
+   SET state = 'CLAIMED', claim_token = coalesce(s.claim_token, %(token)s), claimed_at = %(now)s,
+       lease_expires_at = %(lease)s, claims = s.claims + 1
   FROM due
  WHERE s.id = due.id
-RETURNING s.id, s.timeout_seconds, s.due_at
+RETURNING s.id, s.timeout_seconds, s.due_at, s.claim_token
 """
 
 
@@ -103,7 +103,9 @@ def claim_batch(*, now: datetime | None = None, limit: int | None = None) -> lis
     )
     # RETURNING does not keep the sub-select's order: dispatch the oldest first.
     rows.sort(key=lambda row: row[2])
-    return [Claimed(pk=pk, token=str(token), timeout_seconds=timeout) for pk, timeout, _ in rows]
+    # A re-claim after an expired, never-started claim keeps that claim's token (see
+    # session_attempts_reap), so the message still queued for it stays valid.
+    return [Claimed(pk=pk, token=str(row_token), timeout_seconds=timeout) for pk, timeout, _, row_token in rows]
 
 
 def dispatch(claimed: list[Claimed]) -> int:

@@ -696,8 +696,14 @@ def session_attempts_reap(*, now: datetime | None = None, batch_size: int = 500)
             .values_list("pk", flat=True)[:batch_size]
         )
         if stale:
+            # The claim token is kept: the expired claim's message is most likely still queued behind a
+            # backlog (a slow or restarted worker), and the re-claim reuses the token so that message
+            # can still start the attempt. A new token per re-claim made every queued message stale
+            # once the backlog took longer than a lease to drain: workers then spent their time
+            # refusing stale messages while leases kept expiring (a livelock seen in the fault drill).
+            # Exactly-once start does not rest on the token but on the CLAIMED -> RUNNING update.
             returned = SessionAttempt.objects.filter(pk__in=stale, state=SessionState.CLAIMED).update(
-                state=SessionState.SCHEDULED, claim_token=None, lease_expires_at=None
+                state=SessionState.SCHEDULED, lease_expires_at=None
             )
     timed_out = 0
     candidates = list(

@@ -235,15 +235,21 @@ def test_reaper_returns_expired_claims_and_times_out_lost_runs(catalogue, simula
     later = timezone.now() + timedelta(hours=1)
     assert session_attempts_reap(now=later) == {"returned": 1, "timed_out": 1}
     sa = SessionAttempt.objects.get(installation=a)
-    assert sa.state == SessionState.SCHEDULED and sa.claim_token is None
+    # The token is kept for the re-claim, so the message still queued for the claim stays valid.
+    assert sa.state == SessionState.SCHEDULED and str(sa.claim_token) == claimed[sa.pk].token
     sb.refresh_from_db()
     assert sb.state == SessionState.TIMED_OUT and sb.result_code == "LEASE_EXPIRED"
     # The lost run is never run again; its next attempt is a new row with a new idempotency key.
     assert session_attempt_run(attempt_id=sb.pk, claim_token=claimed[sb.pk].token, client=simulator) == "not-claimed"
     assert SessionAttempt.objects.filter(installation=b, number=2, state=SessionState.SCHEDULED).exists()
-    # The returned claim runs once, with a new claim.
+    # While returned (SCHEDULED) its queued message does nothing; re-claimed, it runs once.
     assert session_attempt_run(attempt_id=sa.pk, claim_token=claimed[sa.pk].token, client=simulator) == "not-claimed"
-    assert run_due(simulator) == [SessionState.CONNECTED]
+    reclaimed = claim_batch()
+    assert [(c.pk, c.token) for c in reclaimed] == [(sa.pk, claimed[sa.pk].token)]
+    assert session_attempt_run(attempt_id=sa.pk, claim_token=claimed[sa.pk].token, client=simulator) == SessionState.CONNECTED
+    # The re-dispatched duplicate message finds it finished.
+    assert session_attempt_run(attempt_id=sa.pk, claim_token=reclaimed[0].token, client=simulator) == "not-claimed"
+    assert SimulatorCall.objects.filter(installation_id=sa.installation_id).count() == 1
 
 
 def test_pause_and_resume_by_scope(people, catalogue, simulator) -> None:  # type: ignore[no-untyped-def]
