@@ -222,11 +222,15 @@ def parallel_claim(claimers: int) -> tuple[int, float, int, int]:
     purge("sessions")
     connections.close_all()
     context = multiprocessing.get_context("fork")
+    # Rows claimed by these claimers only: the dataset's own due rows, claimed by the first phase,
+    # stay CLAIMED from before.
+    since = scalar("SELECT now()")
     t0 = time.perf_counter()
     with context.Pool(claimers) as pool:
         total = sum(pool.map(_claimer, range(claimers)))
     elapsed = time.perf_counter() - t0
-    claimed = scalar("SELECT count(*) FROM retries_sessionattempt WHERE state = %s", [SessionState.CLAIMED])
+    claimed = scalar("SELECT count(*) FROM retries_sessionattempt WHERE state = %s AND claimed_at >= %s",
+                     [SessionState.CLAIMED, since])  # fmt: skip
     return total, elapsed, purge("sessions"), claimed
 
 
