@@ -220,11 +220,11 @@ def parallel_claim(claimers: int) -> tuple[int, float, int, int]:
     from retries.models import SessionState
 
     purge("sessions")
-    connections.close_all()
-    context = multiprocessing.get_context("fork")
     # Rows claimed by these claimers only: the dataset's own due rows, claimed by the first phase,
     # stay CLAIMED from before.
     since = scalar("SELECT now()")
+    connections.close_all()
+    context = multiprocessing.get_context("fork")
     t0 = time.perf_counter()
     with context.Pool(claimers) as pool:
         total = sum(pool.map(_claimer, range(claimers)))
