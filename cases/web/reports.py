@@ -20,7 +20,7 @@ from cases.models import DailyReport, Organisation
 from cases.models.notifications import NotificationEvent
 from cases.roles import organisation_of, role_of
 from cases.selectors import daily_reports_visible_to
-from cases.services.export import cases_export_csv
+from cases.services.export import cases_export_started
 from cases.services.imports import exception_events_import
 from cases.services.notifications import (
     PREFERENCE_MANAGER_ROLES,
@@ -112,7 +112,8 @@ def cases_export(request: HttpRequest) -> HttpResponse:
         lines = [f"{name}: {' '.join(errs)}" for name, errs in form.errors.items()]
         return HttpResponse("\n".join(lines), status=400, content_type="text/plain; charset=utf-8")
     qs, _ = filtered_cases(request.actor, form.cleaned_data if form.is_bound else {})  # type: ignore[attr-defined]
-    response = StreamingHttpResponse(cases_export_csv(qs), content_type="text/csv; charset=utf-8")
+    # Started before answering: a database error becomes an error page, not a 200 stream cut short.
+    response = StreamingHttpResponse(cases_export_started(qs), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="mehr-cases-{timezone.now():%Y%m%d-%H%M}.csv"'
     return response
 

@@ -6,10 +6,12 @@ import csv
 import io
 
 import pytest
+from django.db import DatabaseError
 
 from cases.domain import CaseState, Role
 from cases.models import Case, SlaClock
 from cases.queue_filters import cases_filter
+from cases.services import export
 from cases.services.export import cases_export_csv, export_header
 from tests.factories import InstallationFactory, case_in_state
 
@@ -63,6 +65,20 @@ def test_web_export_streams_only_visible_cases(client, people, queue) -> None:
     rows = _rows(response.streaming_content)
     assert {r["reference"] for r in rows} == {mine[0].reference, mine[2].reference}
     assert theirs.reference not in {r["reference"] for r in rows}
+
+
+@pytest.mark.parametrize("url", ["/cases/export.csv", "/api/v1/cases/export.csv"])
+def test_export_starts_its_query_before_answering(client, people, queue, monkeypatch, url) -> None:
+    # A database error must become an error answer, not a 200 whose stream is cut short.
+    def failing(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise DatabaseError("canceling statement due to statement timeout")
+        yield b""
+
+    monkeypatch.setattr(export, "_copy_rows", failing)
+    monkeypatch.setattr(export, "_iterate_rows", failing)
+    client.force_login(people[Role.DCC_OPERATOR])
+    client.raise_request_exception = False
+    assert client.get(url).status_code == 500
 
 
 def test_api_export_and_bad_filters(client, people, queue) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from itertools import chain
 from typing import Any
 
 import django_filters as df
@@ -40,7 +39,7 @@ from cases.models import DailyReport, Organisation
 from cases.queue_filters import cases_filter
 from cases.roles import organisation_of, role_of
 from cases.selectors import cases_visible_to, daily_reports_visible_to, organisations_visible_to
-from cases.services.export import cases_export_csv
+from cases.services.export import cases_export_started
 from cases.services.imports import exception_events_import
 from cases.services.notifications import (
     PREFERENCE_MANAGER_ROLES,
@@ -214,11 +213,8 @@ class CaseExportView(ApiView):
 
     def get(self, request: Request) -> StreamingHttpResponse:
         qs = cases_filter(cases_visible_to(request.user), request.query_params)
-        chunks = cases_export_csv(qs)
-        # Start the query before answering: an error becomes a problem response, not a 200 stream
-        # cut short. The first chunk is the header, the second the first rows (or nothing).
-        head = [next(chunks), next(chunks, b"")]
-        response = StreamingHttpResponse(chain(head, chunks), content_type="text/csv; charset=utf-8")
+        # Started before answering: an error becomes a problem response, not a 200 stream cut short.
+        response = StreamingHttpResponse(cases_export_started(qs), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="mehr-cases-{timezone.now():%Y%m%d-%H%M}.csv"'
         return response
 
