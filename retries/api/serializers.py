@@ -6,6 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from cases.api.serializers import isoformat as _dt
 from cases.domain import Cohort, InstallationType, Stage
 from retries.models import (
     AttemptKind,
@@ -15,10 +16,6 @@ from retries.models import (
     SessionAttempt,
     SessionState,
 )
-
-
-def _dt(value: Any) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 class RetryPolicySerializer(serializers.Serializer):

@@ -6,6 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from cases.api.serializers import isoformat as _dt
 from cases.domain import (
     CaseState,
     Category,
@@ -18,10 +19,6 @@ from cases.domain import (
     Stage,
 )
 from cases.models import Case, ChecklistItem
-
-
-def _dt(value: Any) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 class InstallationSummarySerializer(serializers.Serializer):

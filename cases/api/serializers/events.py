@@ -8,12 +8,9 @@ from django.conf import settings
 from django.urls import reverse
 from rest_framework import serializers
 
+from cases.api.serializers import isoformat as _dt
 from cases.domain import CaseState, EventKind, NoteKind, Role, Visibility
 from cases.models import Attachment, CaseEvent
-
-
-def _dt(value: Any) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 class ActorSerializer(serializers.Serializer):

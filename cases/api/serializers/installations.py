@@ -7,6 +7,7 @@ from typing import Any
 from django.urls import reverse
 from rest_framework import serializers
 
+from cases.api.serializers import isoformat as _dt
 from cases.domain import (
     Category,
     Cohort,
@@ -20,10 +21,6 @@ from cases.domain import (
 )
 from cases.models import Check, Installation
 from retries.api.serializers import MigrationAttemptSerializer, SessionAttemptSerializer
-
-
-def _dt(value: Any) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 class DeviceSerializer(serializers.Serializer):
