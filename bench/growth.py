@@ -15,7 +15,8 @@ seed 1; generated with bench.common.ensure_dataset only when the database holds 
 the generator's time is recorded), requests go in-process through Django's test client and the full
 middleware stack (settings bench.site): the UI case queue (default, filtered, page 3), a case
 detail, an installation detail, the dashboard and the API case list (first page, filtered, next
-cursor page), for a DCC operator and a User agent; the
+cursor page), for a DCC operator and a User agent; then the beat tasks (dashboard rollup rebuild,
+daily report) and the API's ingestion of a batch of new exception events, rolled back; the
 baseline in the same run is a bare Django view through the same stack. Reports p50/p95 and queries
 per request, and per page the ratio between the largest and the smallest size with the growth it
 suggests (flat ≈ O(1)/O(log n) with an index, ≈ size ratio = O(n)), step by step between
@@ -26,8 +27,10 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import math
 import os
+import random
 import sys
 from pathlib import Path
 
@@ -99,11 +102,48 @@ def pages(size: int) -> dict[str, object]:
             rows.append({"size": size, "user": "DCC operator" if "dcc" in who else "User agent", "page": name,
                          "status": status, "p50 ms": s["p50_ms"], "p95 ms": s["p95_ms"],
                          "queries": q.count})  # fmt: skip
-    # The beat task that keeps the dashboard's rollup fresh, at this size.
-    s = summary(measure(dashboard_rollup_rebuild, repeat=3, warmup=0))
-    rows.append({"size": size, "user": "beat", "page": "dashboard rollup rebuild", "status": "-",
-                 "p50 ms": s["p50_ms"], "p95 ms": s["p95_ms"], "queries": 0})  # fmt: skip
+    # The beat tasks that keep the dashboard's rollup fresh and write the daily report, and the API's
+    # ingestion of a batch of new exception events, at this size; the writes are rolled back.
+    rows += writers(size)
     return {"rows": rows}
+
+
+def writers(size: int) -> list[dict]:
+    from django.db import transaction
+
+    from bench.ingest_api import URL, _client, _new_events, _quiet_throttle
+    from cases.services.dashboard import dashboard_rollup_rebuild
+    from cases.services.reports import reports_generate_daily
+
+    _quiet_throttle()
+    api = _client()
+    rng = random.Random(size)
+    bodies = iter([json.dumps({"events": _new_events(INGEST_BATCH, f"growth-{size}-{k}", rng)}) for k in range(6)])
+    statuses: list[int] = []
+
+    def ingest() -> None:
+        statuses.append(api.post(URL, next(bodies), content_type="application/json").status_code)
+
+    jobs = [
+        ("beat", "dashboard rollup rebuild", dashboard_rollup_rebuild, 3, 0),
+        ("beat", "daily report (every User and DCC)", reports_generate_daily, 2, 0),
+        ("API client", f"ingest {INGEST_BATCH} new exception events (one POST)", ingest, 5, 1),
+    ]
+    rows = []
+    for who, name, fn, repeat, warmup in jobs:
+        with transaction.atomic():
+            with count_queries() as q:
+                times = measure(fn, repeat=repeat, warmup=warmup)
+            transaction.set_rollback(True)
+        s = summary(times)
+        rows.append({"size": size, "user": who, "page": name, "status": ",".join(map(str, sorted(set(statuses)))) or "-",
+                     "p50 ms": s["p50_ms"], "p95 ms": s["p95_ms"],
+                     "queries": round(q.count / (repeat + warmup))})  # fmt: skip
+        statuses.clear()
+    return rows
+
+
+INGEST_BATCH = 500
 
 
 def _find(rows: list[dict], size: int, like: dict) -> dict | None:
