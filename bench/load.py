@@ -39,10 +39,12 @@ from bench.common import ROOT, append_section, ensure_dataset, markdown_table, s
 
 def server_command(server: str, port: int, workers: int, threads: int) -> list[str]:
     if server == "gunicorn":
-        # What production runs (README): several processes, each with a few threads.
+        # What production runs (README): several processes, each with a few threads. Keep-alive longer
+        # than any client's idle gap: with gunicorn's 2 s default the server can close a connection
+        # just as a client reuses it (seen once here as a ConnectionError in CI).
         return [str(Path(sys.executable).with_name("gunicorn")), "mehr_site.wsgi:application",
                 "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads),
-                "--worker-class", "gthread", "--timeout", "120"]  # fmt: skip
+                "--worker-class", "gthread", "--timeout", "120", "--keep-alive", "75"]  # fmt: skip
     return [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"]
 
 
@@ -121,6 +123,7 @@ class LoadResult:
     errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     statuses: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     seconds: dict[str, float] = field(default_factory=dict)
+    exceptions: list[str] = field(default_factory=list)
 
     @property
     def page_requests(self) -> int:
@@ -167,6 +170,8 @@ def run_load(base: str, users: list[LoadUser], *, seconds: float, baseline_secon
                 ok, status = r.status_code == 200, str(r.status_code)
             except requests.RequestException as exc:
                 ok, status = False, type(exc).__name__
+                with lock:
+                    result.exceptions.append(f"{name}: {exc!r}"[:300])
             elapsed = time.perf_counter() - t0
             with lock:
                 result.latencies[name].append(elapsed)

@@ -42,7 +42,7 @@ def test_several_people_on_the_ui_and_api_get_no_errors(settings, redis_url) -> 
     finally:
         server.terminate()
         server.wait(timeout=30)
-    assert result.page_errors == 0, dict(result.statuses)
+    assert result.page_errors == 0, (dict(result.statuses), result.exceptions[:5])
     assert result.page_requests >= 30
     pages = {row["page"]: row for row in result.rows()}
     # Every UI page and every API call was exercised, with its percentiles.
