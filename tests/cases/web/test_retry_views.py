@@ -130,3 +130,33 @@ def test_dashboard_retry_outcomes_are_scoped(client_for, attempted, other_suppli
     assert mine["retry_totals"][SessionState.CONNECTED] == dcc["retry_totals"][SessionState.CONNECTED]
     page = client_for(Role.DCC_OPERATOR).get("/dashboard/").content.decode()
     assert "Session attempt outcomes" in page and "Due backlog lag" in page
+
+
+@pytest.mark.parametrize("cap", [10_001, 1])  # 1: past the cap, the User's share is counted the slow way
+def test_dashboard_due_backlog_counts_only_what_the_user_may_see(people, supplier, other_supplier, monkeypatch,
+                                                                 cap) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from cases.roles import organisation_of
+    from cases.web import retry_views
+    from cases.web.common import Actor
+
+    mine = [InstallationFactory(responsible_supplier=supplier) for _ in range(2)]
+    theirs = InstallationFactory(responsible_supplier=other_supplier)
+    for installation in [*mine, theirs]:
+        migration_schedule(installation=installation, actor=people[Role.DCC_OPERATOR])
+    later = timezone.now() + timedelta(days=60)
+    due = SessionAttempt.objects.filter(state=SessionState.SCHEDULED, due_at__lte=later)
+    expected_mine, expected_all = due.filter(installation__in=mine).count(), due.count()
+    assert expected_mine >= 2 and expected_all > expected_mine
+    monkeypatch.setattr(retry_views, "DUE_COUNT_CAP", cap)
+
+    def due_count(role: str) -> int:
+        user = people[role]
+        actor = Actor(user=user, role=role, organisation=organisation_of(user))
+        return retry_views.dashboard_retry_context(user, actor, now=later)["backlog"]["due_count"]
+
+    assert due_count(Role.USER_VIEWER) == (expected_mine if cap > 1 else 1)
+    assert due_count(Role.DCC_OPERATOR) == (expected_all if cap > 1 else 1)
