@@ -56,6 +56,8 @@ class S1SPSimulator:
         from retries import sql
         from retries.models import SimulatorBehaviour
 
+        if connection.vendor != "postgresql":
+            return self._lookup_portable(installation_id)
         fields = SimulatorBehaviour._meta.concrete_fields
         columns = ", ".join(f'b."{f.column}"' for f in fields)
         row = sql.execute(
@@ -76,6 +78,24 @@ class S1SPSimulator:
         if row[1] is None:
             return None, row[0]
         return SimulatorBehaviour.from_db(connection.alias, [f.attname for f in fields], row[1:]), row[0]
+
+    @staticmethod
+    def _lookup_portable(installation_id: int):  # type: ignore[no-untyped-def]
+        """``_lookup`` through the ORM, for databases other than PostgreSQL (make run's SQLite)."""
+        from django.db.models import F, Q
+
+        from cases.models import Device
+        from retries.models import SimulatorBehaviour, SimulatorCall
+
+        models = Device.objects.filter(installation_id=installation_id).exclude(model="").values("model")
+        behaviour = (
+            SimulatorBehaviour.objects.filter(
+                Q(installation_id=installation_id) | Q(installation__isnull=True, device_model__in=models)
+            )
+            .order_by(F("installation_id").asc(nulls_last=True), "id")
+            .first()
+        )
+        return behaviour, SimulatorCall.objects.filter(installation_id=installation_id).count()
 
     def establish_session(
         self, installation: Installation, *, timeout: float, idempotency_key: str = "", wake_sms: int = 0

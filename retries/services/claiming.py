@@ -20,6 +20,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F, UUIDField, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .. import sql
@@ -97,6 +100,8 @@ def claim_batch(*, now: datetime | None = None, limit: int | None = None) -> lis
     limit = limit or int(settings.MEHR["RETRY_CLAIM_BATCH_SIZE"])
     lease = now + timedelta(seconds=int(settings.MEHR["RETRY_CLAIM_LEASE_SECONDS"]))
     token = uuid.uuid4()  # one token per claim: with the row id it names this claim uniquely
+    if connection.vendor != "postgresql":
+        return _claim_batch_portable(now=now, limit=limit, lease=lease, token=token)
     rows = sql.execute(
         _CLAIM_SQL,
         {"now": now, "limit": limit, "cap": int(settings.MEHR["RETRY_MAX_CLAIMED"]), "token": token, "lease": lease},
@@ -106,6 +111,30 @@ def claim_batch(*, now: datetime | None = None, limit: int | None = None) -> lis
     # A re-claim after an expired, never-started claim keeps that claim's token (see
     # session_attempts_reap), so the message still queued for it stays valid.
     return [Claimed(pk=pk, token=str(row_token), timeout_seconds=timeout) for pk, timeout, _, row_token in rows]
+
+
+def _claim_batch_portable(*, now: datetime, limit: int, lease: datetime, token: uuid.UUID) -> list[Claimed]:
+    """The claim statement's work through the ORM, for databases other than PostgreSQL: the embedded
+    SQLite of ``make run``, whose transactions are IMMEDIATE (settings), so one writer at a time holds
+    the database and no row locks are needed between the choice and the update."""
+    with transaction.atomic():
+        due = due_queryset(now)
+        if due is None:
+            return []
+        cap = int(settings.MEHR["RETRY_MAX_CLAIMED"])
+        if cap > 0:
+            limit = max(0, min(limit, cap - SessionAttempt.objects.filter(state=SessionState.CLAIMED).count()))
+        ids = list(due.order_by("due_at").values_list("pk", flat=True)[:limit])
+        SessionAttempt.objects.filter(pk__in=ids).update(
+            state=SessionState.CLAIMED,
+            claim_token=Coalesce("claim_token", Value(token, output_field=UUIDField())),
+            claimed_at=now,
+            lease_expires_at=lease,
+            claims=F("claims") + 1,
+        )
+        rows = SessionAttempt.objects.filter(pk__in=ids).order_by("due_at")
+        return [Claimed(pk=pk, token=str(row_token), timeout_seconds=timeout)
+                for pk, row_token, timeout in rows.values_list("pk", "claim_token", "timeout_seconds")]  # fmt: skip
 
 
 def dispatch(claimed: list[Claimed]) -> int:

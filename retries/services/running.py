@@ -20,7 +20,8 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Sum, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from cases.domain import (
@@ -142,8 +143,8 @@ def _start_fast(*, attempt_id: int, claim_token: str, worker: str, now: datetime
     ORM path (not claimed by this token, paused, migration closed or its window over, or a first
     attempt whose window drives cases)."""
     token = _as_uuid(claim_token)
-    if token is None:
-        return None
+    if token is None or connection.vendor != "postgresql":
+        return None  # other databases (make run's SQLite) take the ORM path
     try:
         rows = sql.execute(
             _START_SQL,
@@ -225,47 +226,22 @@ def _record_fast(*, attempt_id: int, claim_token: str, result: SessionResult) ->
     if token is None:
         return "stale"
     with transaction.atomic():
-        rows = sql.execute(
-            _RECORD_SQL,
-            {
-                "id": attempt_id,
-                "token": token,
-                "state": state,
-                "now": now,
-                "code": (result.code or "")[:40],
-                "detail": result.detail or "",
-                "sms": result.sms_sent,
-                "open_states": list(OPEN_STATES),
-            },
+        recorded = (_record_statement if connection.vendor == "postgresql" else _record_portable)(
+            attempt_id=attempt_id, token=token, state=state, now=now, result=result
         )
-        if not rows:
+        if recorded is None:
             # The reaper already timed it out (the worker overran its lease): keep its verdict.
             logger.warning("retry engine: result for session attempt %s arrived after its lease", attempt_id)
             return "stale"
-        row = rows[0]
-        number, cohort, sms_used_total, has_cases = row[:4]
-        cut = 4 + len(_MIGRATION_NAMES)
-        migration = MigrationAttempt.from_db(connection.alias, _MIGRATION_NAMES, row[4:cut])
-        policy = RetryPolicy.from_db(connection.alias, _POLICY_NAMES, row[cut:])
-        migration.policy = policy
+        number, cohort, sms_used_total, has_cases, migration = recorded
+        policy = migration.policy
         if not migration.is_open:
             return state  # cancelled meanwhile: the result is recorded on the session attempt only
         if result.status == SessionStatus.CONNECTED:
             if migration.kind == AttemptKind.MIGRATION and not result.later_stage_check and not has_cases:
                 migration.outcome, migration.stage_reached = MigrationOutcome.SUCCEEDED, Stage.COMMISSIONING
                 migration.finished_at, migration.detail = now, "Migrated."
-                sql.execute(
-                    _MIGRATED_SQL,
-                    {
-                        "succeeded": migration.outcome,
-                        "commissioning": migration.stage_reached,
-                        "now": now,
-                        "detail": migration.detail,
-                        "migration": migration.pk,
-                        "migrated": MigrationStatus.MIGRATED,
-                        "installation": migration.installation_id,
-                    },
-                )
+                _migration_succeeded(migration, now)
                 migration_finished.send(sender=MigrationAttempt, attempt=migration)
             else:
                 _migration_connected(migration, result, now)
@@ -279,22 +255,113 @@ def _record_fast(*, attempt_id: int, claim_token: str, result: SessionResult) ->
             rng=random.Random(f"{attempt_id}:{number}"),
         )
         if due is not None and budget_left >= policy.wake_sms_per_attempt:
-            sql.execute(
-                _NEXT_ATTEMPT_SQL,
-                {
-                    "migration": migration.pk,
-                    "installation": migration.installation_id,
-                    "cohort": cohort,
-                    "number": number + 1,
-                    "due": due,
-                    "timeout": policy.session_timeout_seconds,
-                    "policy": policy.pk,
-                    "revision": policy.revision,
-                },
-            )
+            _schedule_next(migration, cohort=cohort, number=number + 1, due=due)
             return state
         _window_exhausted(migration, budget_spent=budget_left < policy.wake_sms_per_attempt, now=now)
         return state
+
+
+RecordedRow = tuple[int, str, int, bool, MigrationAttempt]
+
+
+def _record_statement(
+    *, attempt_id: int, token: uuid.UUID, state: str, now: datetime, result: SessionResult
+) -> RecordedRow | None:
+    """Record the outcome in one statement: (number, cohort, SMS used by the installation, whether
+    cases are involved, the migration attempt with its policy), or None when the row is no longer
+    RUNNING with this token."""
+    rows = sql.execute(
+        _RECORD_SQL,
+        {
+            "id": attempt_id,
+            "token": token,
+            "state": state,
+            "now": now,
+            "code": (result.code or "")[:40],
+            "detail": result.detail or "",
+            "sms": result.sms_sent,
+            "open_states": list(OPEN_STATES),
+        },
+    )
+    if not rows:
+        return None
+    row = rows[0]
+    cut = 4 + len(_MIGRATION_NAMES)
+    migration = MigrationAttempt.from_db(connection.alias, _MIGRATION_NAMES, row[4:cut])
+    migration.policy = RetryPolicy.from_db(connection.alias, _POLICY_NAMES, row[cut:])
+    return row[0], row[1], row[2], row[3], migration
+
+
+def _record_portable(
+    *, attempt_id: int, token: uuid.UUID, state: str, now: datetime, result: SessionResult
+) -> RecordedRow | None:
+    """``_record_statement`` through the ORM, for databases other than PostgreSQL (make run's SQLite)."""
+    attempt = (
+        SessionAttempt.objects.select_for_update()
+        .filter(pk=attempt_id, state=SessionState.RUNNING, claim_token=token)
+        .first()
+    )
+    if attempt is None:
+        return None
+    _finish(attempt, state=state, code=result.code, detail=result.detail, sms=result.sms_sent, now=now)
+    MigrationAttempt.objects.filter(pk=attempt.migration_attempt_id).update(sms_sent=F("sms_sent") + attempt.sms_sent)
+    migration = MigrationAttempt.objects.select_related("policy").get(pk=attempt.migration_attempt_id)
+    others = (
+        SessionAttempt.objects.filter(installation_id=attempt.installation_id)
+        .exclude(pk=attempt.pk)
+        .aggregate(n=Sum("sms_sent"))["n"]
+    )
+    has_cases = Case.objects.filter(
+        Q(installation_id=attempt.installation_id) | Q(migration_attempts=migration), state__in=OPEN_STATES
+    ).exists()
+    return attempt.number, attempt.cohort, attempt.sms_sent + (others or 0), has_cases, migration
+
+
+def _migration_succeeded(migration: MigrationAttempt, now: datetime) -> None:
+    """Save the succeeded migration attempt (outcome, stage, finish, detail) and mark its installation
+    migrated; the first migration is the one reports count (migrated_at is kept)."""
+    params = {
+        "succeeded": migration.outcome,
+        "commissioning": migration.stage_reached,
+        "now": now,
+        "detail": migration.detail,
+        "migration": migration.pk,
+        "migrated": MigrationStatus.MIGRATED,
+        "installation": migration.installation_id,
+    }
+    if connection.vendor == "postgresql":
+        sql.execute(_MIGRATED_SQL, params)
+        return
+    MigrationAttempt.objects.filter(pk=migration.pk).update(
+        outcome=migration.outcome, stage_reached=migration.stage_reached, finished_at=now, detail=migration.detail
+    )
+    Installation.objects.filter(pk=migration.installation_id).update(
+        migration_status=MigrationStatus.MIGRATED, updated_at=now, migrated_at=Coalesce("migrated_at", Value(now))
+    )
+
+
+def _schedule_next(migration: MigrationAttempt, *, cohort: str, number: int, due: datetime) -> None:
+    """The next session attempt of the window."""
+    policy = migration.policy
+    if connection.vendor != "postgresql":
+        SessionAttempt.objects.create(
+            migration_attempt=migration, installation_id=migration.installation_id, cohort=cohort, number=number,
+            due_at=due, timeout_seconds=policy.session_timeout_seconds, policy=policy, policy_revision=policy.revision,
+        )  # fmt: skip
+        return
+    sql.execute(
+        _NEXT_ATTEMPT_SQL,
+        {
+            "migration": migration.pk,
+            "installation": migration.installation_id,
+            "cohort": cohort,
+            "number": number,
+            "due": due,
+            "timeout": policy.session_timeout_seconds,
+            "policy": policy.pk,
+            "revision": policy.revision,
+        },
+    )
 
 
 def _is_paused(attempt: SessionAttempt) -> bool:
