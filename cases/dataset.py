@@ -571,13 +571,30 @@ def dataset_truncate() -> None:
                 cur.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
         else:
             with connection.cursor() as cur:
-                for table in tables:  # child tables first (the tuple is in dependency order)
-                    if table == "cases_caseevent":
-                        cur.execute("DELETE FROM cases_attachment")
-                    cur.execute(f"DELETE FROM {table}")
+                # TRUNCATE … CASCADE by hand: these tables and every table that points at them,
+                # transitively (session and migration attempts, pauses, notifications …), emptied
+                # with the foreign-key checks deferred to the commit.
+                cur.execute("PRAGMA defer_foreign_keys = ON")
+                for table in _referencing_closure(cur, tables, existing):
+                    cur.execute(f'DELETE FROM "{table}"')
         User = get_user_model()
         User.objects.filter(username__startswith=ORG_PREFIX).delete()
         Organisation.objects.filter(code__startswith=ORG_PREFIX).delete()
+
+
+def _referencing_closure(cur: Any, tables: list[str], existing: list[str]) -> list[str]:
+    """``tables`` and every existing table with a foreign key to one of them, transitively."""
+    referrers: dict[str, set[str]] = {}
+    for table in existing:
+        for _column, (_other_column, target) in connection.introspection.get_relations(cur, table).items():
+            referrers.setdefault(target, set()).add(table)
+    found, todo = list(tables), list(tables)
+    while todo:
+        for table in sorted(referrers.get(todo.pop(), ())):
+            if table not in found:
+                found.append(table)
+                todo.append(table)
+    return found
 
 
 def generate_dataset(

@@ -119,6 +119,7 @@ def test_users_may_not_ingest(clients, installation, check):
     assert not Case.objects.exists()
 
 
+@pytest.mark.postgres  # the set-based writes (unnest) are PostgreSQL's; SQLite's bulk_create batches by size
 @pytest.mark.django_db
 def test_batch_lookups_are_set_based(clients, supplier, check):
     client = clients[Role.DCC_INTEGRATION]
