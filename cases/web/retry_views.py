@@ -7,7 +7,7 @@ through retries.services (which authorise: only DCC may schedule, cancel, pause 
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -68,6 +68,15 @@ def _days(end: datetime, days: int) -> list:
     return [today - timedelta(days=i) for i in range(days - 1, -1, -1)]
 
 
+def _outcome_columns(rows: Any, title: str, end: datetime, days: int) -> ColumnChart:
+    """One column per day (days without attempts included) from (day, state, n) rows."""
+    per_day: dict[Any, dict[str, int]] = defaultdict(dict)
+    for row in rows:
+        per_day[row["day"]][row["state"]] = row["n"]
+    points = [SeriesPoint(day.strftime("%-d %b"), per_day.get(day, {})) for day in _days(end, days)]
+    return ColumnChart(title, OUTCOME_SERIES, points)
+
+
 def _outcome_chart(qs: Any, title: str, end: datetime, days: int) -> ColumnChart:
     """Finished session attempts per day by outcome, aggregated in SQL (one GROUP BY)."""
     since = end - timedelta(days=days)
@@ -78,11 +87,7 @@ def _outcome_chart(qs: Any, title: str, end: datetime, days: int) -> ColumnChart
         .annotate(n=Count("id"))
         .order_by()
     )
-    per_day: dict[Any, dict[str, int]] = defaultdict(dict)
-    for row in rows:
-        per_day[row["day"]][row["state"]] = row["n"]
-    points = [SeriesPoint(day.strftime("%-d %b"), per_day.get(day, {})) for day in _days(end, days)]
-    return ColumnChart(title, OUTCOME_SERIES, points)
+    return _outcome_columns(rows, title, end, days)
 
 
 def installation_retry_context(installation: Installation, user: Any, actor: Actor | None) -> dict[str, Any]:
@@ -225,11 +230,7 @@ def _rollup_outcome_chart(user: Any, title: str, end: datetime, days: int) -> Co
         .annotate(n=Sum("attempts"))
         .order_by()
     )
-    per_day: dict[Any, dict[str, int]] = defaultdict(dict)
-    for row in rows:
-        per_day[row["day"]][row["state"]] = row["n"]
-    points = [SeriesPoint(day.strftime("%-d %b"), per_day.get(day, {})) for day in _days(end, days)]
-    return ColumnChart(title, OUTCOME_SERIES, points)
+    return _outcome_columns(rows, title, end, days)
 
 
 def _open_windows(user: Any, actor: Actor, rollup: DashboardRollupState | None) -> int:
@@ -259,9 +260,7 @@ def _due_count(user: Any, actor: Actor, visible_due: Any, now: datetime) -> int:
     )  # fmt: skip
     if len(backlog) >= DUE_COUNT_CAP:
         return visible_due.order_by()[:DUE_COUNT_CAP].count()
-    per_installation: dict[int, int] = defaultdict(int)
-    for installation_id in backlog:
-        per_installation[installation_id] += 1
+    per_installation = Counter(backlog)
     mine = installations_visible_to(user).filter(pk__in=list(per_installation)).values_list("pk", flat=True)
     return sum(per_installation[pk] for pk in mine)
 

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
-from django.db.models import F, Q, Sum, Value
+from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -306,15 +306,10 @@ def _record_portable(
     _finish(attempt, state=state, code=result.code, detail=result.detail, sms=result.sms_sent, now=now)
     MigrationAttempt.objects.filter(pk=attempt.migration_attempt_id).update(sms_sent=F("sms_sent") + attempt.sms_sent)
     migration = MigrationAttempt.objects.select_related("policy").get(pk=attempt.migration_attempt_id)
-    others = (
-        SessionAttempt.objects.filter(installation_id=attempt.installation_id)
-        .exclude(pk=attempt.pk)
-        .aggregate(n=Sum("sms_sent"))["n"]
-    )
     has_cases = Case.objects.filter(
         Q(installation_id=attempt.installation_id) | Q(migration_attempts=migration), state__in=OPEN_STATES
     ).exists()
-    return attempt.number, attempt.cohort, attempt.sms_sent + (others or 0), has_cases, migration
+    return attempt.number, attempt.cohort, sms_used(attempt.installation_id), has_cases, migration
 
 
 def _migration_succeeded(migration: MigrationAttempt, now: datetime) -> None:

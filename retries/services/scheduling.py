@@ -35,7 +35,7 @@ def firmware_upgraded(installation: Installation) -> bool:
     ).exists()
 
 
-def sms_used(installation: Installation) -> int:
+def sms_used(installation: Installation | int) -> int:
     return SessionAttempt.objects.filter(installation=installation).aggregate(n=Sum("sms_sent"))["n"] or 0
 
 
