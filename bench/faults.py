@@ -31,10 +31,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import append_section, markdown_table, setup_django
+
+if TYPE_CHECKING:
+    from tests.retries.workers import Worker
 
 LATENCY = 0.05
 
@@ -208,6 +212,36 @@ def drill_verify(result: DrillResult) -> DrillResult:
     return result
 
 
+def _running_attempts() -> set[int]:
+    from retries.models import SessionAttempt, SessionState
+
+    return set(SessionAttempt.objects.filter(state=SessionState.RUNNING).values_list("pk", flat=True))
+
+
+def _sigkill_mid_attempt(worker: Worker, start_worker: Callable[[], Worker], tries: int = 10) -> tuple[Worker, int, int]:
+    """SIGKILL the worker while it is inside an S1SP call, and start a new one.
+
+    A kill between attempts would prove nothing, so wait until an attempt is RUNNING, kill at once,
+    and count what is still RUNNING with the worker dead: those were lost mid-call and must end
+    LEASE_EXPIRED (never run twice). Attempts already lost by an earlier kill (RUNNING until the
+    reaper's lease runs out) do not count. If the running attempt finished in the instant before the
+    kill, start a new worker and try again. Returns (new worker, attempts lost mid-call, tries used)."""
+    earlier = _running_attempts()
+    lost = 0
+    for n in range(1, tries + 1):
+        deadline = time.monotonic() + 20
+        while not (_running_attempts() - earlier) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        worker.kill()
+        lost = len(_running_attempts() - earlier)  # nothing can move them now: worker and its beat are gone
+        worker.stop()
+        worker = start_worker()
+        worker.wait_ready(timeout=120)
+        if lost:
+            return worker, lost, n
+    return worker, lost, tries
+
+
 def fault_drill(
     attempts: int,
     *,
@@ -244,10 +278,9 @@ def fault_drill(
             if done >= plan[0][0] * attempts:
                 _, fault = plan.pop(0)
                 if fault == "sigkill":
-                    worker.kill()
-                    worker.stop()
-                    worker = Worker(redis_server.url, extra_env=env, concurrency=concurrency)
-                    worker.wait_ready(timeout=120)
+                    worker, lost, tries = _sigkill_mid_attempt(worker, lambda: Worker(
+                        redis_server.url, extra_env=env, concurrency=concurrency))  # fmt: skip
+                    fault = f"sigkill ({lost} running, try {tries})"
                 elif fault == "flushdb":
                     redis_server.flushdb()
                 elif fault == "redis-restart":
