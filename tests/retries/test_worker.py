@@ -8,7 +8,13 @@ checked. Bounded in time: every wait has a deadline.
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
+import sys
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -200,3 +206,38 @@ def test_redis_flushed_and_restarted_with_attempts_pending(catalogue) -> None:  
     assert SessionAttempt.objects.filter(claims__gt=1).exists()  # some were reaped and claimed again
     assert SessionAttempt.objects.count() == len(installations)  # …and still ran exactly once each
     assert_each_attempt_ran_at_most_once()
+
+
+def liveness_probe(worker: Worker, timeout: float = 3) -> subprocess.CompletedProcess:
+    """The per-worker liveness probe the README gives a supervisor: ``celery inspect ping`` to one node."""
+    node = worker.name.replace("%h", socket.gethostname())
+    return subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "mehr_site", "inspect", "ping", "-d", node, "-t", str(timeout)],
+        cwd=Path(__file__).resolve().parents[2], env={**os.environ, "REDIS_URL": worker.broker_url},
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def test_liveness_probe_tells_a_worker_that_stopped_consuming(redis_url) -> None:  # type: ignore[no-untyped-def]
+    """A worker whose consumer stopped (frozen here with SIGSTOP, as a stalled broker connection would
+    leave it) fails the probe, so its supervisor restarts it; a working one passes, again after a
+    Redis restart."""
+    redis_server = RedisServer(PRIVATE_REDIS_PORT)
+    redis_server.start()
+    worker = Worker(redis_server.url, concurrency=1, beat=False)
+    try:
+        worker.wait_ready()
+        alive = liveness_probe(worker)
+        assert alive.returncode == 0 and "pong" in alive.stdout, alive.stdout + alive.stderr
+        redis_server.kill()
+        redis_server.start()
+        wait_for(lambda: liveness_probe(worker).returncode == 0, 60, lambda: f"no pong after restart:\n{worker.tail()}")
+        os.killpg(worker.process.pid, signal.SIGSTOP)
+        try:
+            stuck = liveness_probe(worker)
+        finally:
+            os.killpg(worker.process.pid, signal.SIGCONT)
+        assert stuck.returncode != 0, stuck.stdout
+    finally:
+        worker.stop()
+        redis_server.stop()

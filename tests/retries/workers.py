@@ -50,6 +50,7 @@ class Worker:
         beat: bool = True,
     ) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="mehr-worker-"))
+        self.broker_url = broker_url
         self.log_path = self.dir / "worker.log"
         env = {
             **os.environ,
