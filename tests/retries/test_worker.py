@@ -13,7 +13,6 @@ import signal
 import socket
 import subprocess
 import sys
-from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -25,7 +24,6 @@ from cases.services import case_transition
 from retries.models import (
     MigrationAttempt,
     MigrationOutcome,
-    RetryPolicy,
     SessionAttempt,
     SessionState,
     SimulatorBehaviour,
@@ -34,7 +32,14 @@ from retries.models import (
 from retries.services import migration_schedule
 from tests.factories import InstallationFactory, case_in_state
 
-from .workers import RedisServer, Worker, wait_for
+from .workers import (
+    RedisServer,
+    Worker,
+    all_settled,
+    assert_each_attempt_ran_at_most_once,
+    fast_policy,
+    wait_for,
+)
 
 pytestmark = [
     pytest.mark.postgres,
@@ -45,41 +50,6 @@ pytestmark = [
 ]
 Mode = SimulatorBehaviour.Mode
 PRIVATE_REDIS_PORT = 8379
-
-
-def fast_policy(**kwargs) -> RetryPolicy:  # type: ignore[no-untyped-def]
-    values = {
-        "name": "worker test",
-        "auto_select": False,
-        "session_timeout_seconds": 2,
-        "attempt_interval_seconds": 0,
-        "session_attempts_per_window": 3,
-        "window_length_minutes": 60,
-    }
-    return RetryPolicy.objects.create(**{**values, **kwargs})
-
-
-def all_settled() -> bool:
-    """No attempt is claimed or running and none is due but unclaimed."""
-    return not SessionAttempt.objects.filter(state__in=[SessionState.CLAIMED, SessionState.RUNNING]).exists() and not (
-        SessionAttempt.objects.filter(state=SessionState.SCHEDULED, due_at__lte=timezone.now()).exists()
-    )
-
-
-def assert_each_attempt_ran_at_most_once() -> None:
-    keys = Counter(SimulatorCall.objects.values_list("idempotency_key", flat=True))
-    duplicates = {k: n for k, n in keys.items() if n > 1}
-    assert not duplicates, f"the S1SP was called more than once for {duplicates}"
-    started = SessionAttempt.objects.filter(started_at__isnull=False)
-    assert set(keys) <= {sa.idempotency_key for sa in started}  # only started attempts called it
-    # Every attempt that ran to its end called the S1SP exactly once; one whose worker died may have
-    # died before or after calling (at most once, checked above).
-    finished = {sa.idempotency_key for sa in started.exclude(result_code="LEASE_EXPIRED")}
-    assert finished <= set(keys)
-    for sa in SessionAttempt.objects.all():
-        assert sa.state in (SessionState.CONNECTED, SessionState.FAILED, SessionState.TIMED_OUT, SessionState.SCHEDULED)
-        if sa.state != SessionState.SCHEDULED:
-            assert sa.finished_at is not None and sa.lease_expires_at is None
 
 
 def test_retry_flow_on_a_real_worker(catalogue, people, redis_url) -> None:  # type: ignore[no-untyped-def]
