@@ -152,6 +152,9 @@ def run_load(base: str, users: list[LoadUser], *, seconds: float, baseline_secon
 
     def browse(user: LoadUser, seed: int, baseline: bool, barrier: threading.Barrier) -> None:
         rng = random.Random(seed)
+        # Each person walks the pages in turn, starting at a different one: every page is requested
+        # early in the run, however slow the machine, and the mix stays even.
+        turn = seed * len(UI_PAGES + API_PAGES) // max(len(users), 1)
         session = sign_in(base, user.username, user.password)
         api = requests.Session()
         api.headers["Authorization"] = f"Token {user.api_key}"
@@ -162,7 +165,7 @@ def run_load(base: str, users: list[LoadUser], *, seconds: float, baseline_secon
                 name, url, client = "baseline: bare Django view", "/__bench/bare", session
             else:
                 pk, iid = rng.choice(user.cases) if user.cases else (1, 1)
-                name = rng.choice(pages)
+                name, turn = pages[turn % len(pages)], turn + 1
                 url, client = page_url(name, pk, iid), api if name.startswith("API") else session
             t0 = time.perf_counter()
             try:

@@ -4,7 +4,8 @@ Usage: python bench/run_all.py [--only NAME ...] [--skip NAME ...] [--list] [--q
 
 Each script appends its own dated section to docs/PERFORMANCE.md (bench.common.append_section).
 A script that is not there yet is reported and skipped; a failing script does not stop the others,
-but makes the exit status 1. ``--quick`` runs the small variants (for a smoke run, not for figures).
+but makes the exit status 1. ``--quick`` passes the small variants to the scripts that have one (for a smoke run, not for
+figures); the others run as in the full run.
 """
 
 from __future__ import annotations
@@ -17,11 +18,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# (module under bench/, full-run arguments, quick-run arguments). The order matters: load and growth
-# reuse the 1M-case dataset (growth ends at 100k), and the fault drill empties the tables, so it is last.
+# (module under bench/, full-run arguments, quick-run arguments). Each script makes sure of the dataset
+# it needs (bench.common.ensure_dataset regenerates it, seed 1, when the counts differ), so the order
+# only saves regenerations; the fault drill empties the tables, so it is last. The full run is long:
+# growth generates 100k, 1M and 5M cases in turn (about an hour on 2 cores).
 SCRIPTS: list[tuple[str, list[str], list[str]]] = [
-    ("scheduler", [], []),  # retry engine: claim-and-dispatch, start lag (issue 3)
-    ("ingest", [], []),  # exception ingestion through the API vs raw COPY (when the API is there)
+    # retry engine: claim-and-dispatch with 1 and 2 claimers, start lag with 1 and 2 workers (issues 3, 7)
+    ("scheduler", ["--claimers", "2"], []),
+    ("ingest", [], []),  # exception ingestion through the service (case_raise) vs raw COPY
     ("api", [], []),  # case queue API at 1M cases (issue 4)
     # ingestion API on the dataset api left: new cases and repeats, 1 and 2 clients, vs COPY (issues 4, 7)
     ("ingest_api", [], ["--batches", "1", "--processes", "1"]),
@@ -29,7 +33,7 @@ SCRIPTS: list[tuple[str, list[str], list[str]]] = [
     ("admin", [], ["--quick"]),  # admin at scale (foundation)
     ("reports", [], []),  # dashboard and daily report at 1M cases (issue 6)
     ("load", [], ["--quick"]),  # bounded load test on loopback (1M cases)
-    ("growth", [], ["--quick"]),  # 1M then 100k cases: how each page grows
+    ("growth", ["--sizes", "100000,1000000,5000000"], ["--quick"]),  # 100k, 1M, 5M: how each figure grows
     ("faults", [], ["--quick"]),  # last: it empties the case tables (fault drill, 10,000 attempts)
 ]
 

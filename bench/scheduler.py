@@ -10,9 +10,10 @@
    MEHR["RETRY_CLAIM_BATCH_SIZE"], SKIP LOCKED, one Celery task each published to Redis) and reports
    attempts/s. Baselines in the same run: the claim alone (no broker) and publishing the same number
    of bare Celery messages.
-3. Start lag: ``--rate`` attempts per second due over ``--seconds`` seconds, one Celery worker with
-   embedded beat and the simulator at zero latency; reports started_at - due_at p50/p99 and the
-   rate the worker sustained, next to the same worker draining bare no-op tasks.
+3. Start lag: ``--rate`` attempts per second due over ``--seconds`` seconds, with ``--workers``
+   Celery worker processes (1 and 2 by default, one run each; the first has beat embedded) and the
+   simulator at zero latency; reports started_at - due_at p50/p99 and the rate the workers
+   sustained, next to the same workers draining bare no-op tasks.
 """
 
 from __future__ import annotations
@@ -297,7 +298,9 @@ def throughput(due: int, inst0: int, claimers: int = 1) -> list[dict]:
     ]
 
 
-def start_worker(concurrency: int, claim_interval: float, workdir: Path, pool: str = "prefork") -> subprocess.Popen:
+def start_worker(
+    concurrency: int, claim_interval: float, workdir: Path, pool: str = "prefork", beat: bool = True
+) -> subprocess.Popen:
     env = {
         **os.environ,
         "MEHR_S1SP_BACKEND": "simulator",
@@ -306,11 +309,12 @@ def start_worker(concurrency: int, claim_interval: float, workdir: Path, pool: s
         "MEHR_VAR_DIR": str(workdir),
         "MEHR_CACHE_KEY_PREFIX": f"bench-{uuid.uuid4().hex[:6]}",
     }
-    logfile = open(workdir / "worker.log", "wb")  # noqa: SIM115  (the worker owns it until it exits)
+    name = f"bench-{uuid.uuid4().hex[:6]}"
+    logfile = open(workdir / f"{name}.log", "wb")  # noqa: SIM115  (the worker owns it until it exits)
     return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "mehr_site", "worker", "-B", "-s", str(workdir / "beat"),
+        [sys.executable, "-m", "celery", "-A", "mehr_site", "worker", *(["-B", "-s", str(workdir / "beat")] if beat else []),
          "-Q", "celery,sessions", "-c", str(concurrency), "-P", pool, "-l", "WARNING", "--without-mingle", "--without-gossip",
-         "-n", f"bench-{uuid.uuid4().hex[:6]}@%h"],
+         "-n", f"{name}@%h"],
         cwd=ROOT, env=env, stdout=logfile, stderr=subprocess.STDOUT, start_new_session=True,
     )
 
@@ -343,7 +347,7 @@ def noop_drain_rate(n: int) -> float:
 
 def lag(
     rate: int, seconds: int, concurrency: int, claim_interval: float, inst0: int, installations: int,
-    pool: str = "prefork",
+    pool: str = "prefork", workers: int = 1,
 ) -> list[dict]:
     from django.db.models import Max
 
@@ -354,11 +358,12 @@ def lag(
     if count > installations:
         raise SystemExit(f"--rate x --seconds ({count:,}) must not exceed --installations ({installations:,})")
     workdir = Path(tempfile.mkdtemp(prefix="mehr-bench-"))
-    worker = start_worker(concurrency, claim_interval, workdir, pool)
+    # One beat for all of them (embedded in the first), as in production: exactly one beat.
+    procs = [start_worker(concurrency, claim_interval, workdir, pool, beat=(n == 0)) for n in range(workers)]
     try:
         time.sleep(8)  # worker and beat up
         drain = noop_drain_rate(min(5000, count))
-        log(f"baseline: the worker drains bare no-op tasks at {drain:,.0f}/s")
+        log(f"baseline: {workers} worker(s) drain bare no-op tasks at {drain:,.0f}/s")
         from retries.models import MigrationAttempt
 
         numbers = dict(
@@ -384,7 +389,7 @@ def lag(
               0, "", policy.pk, policy.revision) for i in range(count)),
         )
         bump_sequences()
-        log(f"{count:,} attempts due at {rate}/s from {start:%H:%M:%S}; one worker, -P {pool} -c {concurrency}")
+        log(f"{count:,} attempts due at {rate}/s from {start:%H:%M:%S}; {workers} worker(s), -P {pool} -c {concurrency}")
         # Bounded: a worker that cannot keep up is reported as such ("ran" < "attempts").
         deadline = time.monotonic() + 5 + seconds + max(120, 5 * seconds)
         while time.monotonic() < deadline:
@@ -394,7 +399,8 @@ def lag(
             if done >= count:
                 break
     finally:
-        stop_worker(worker)
+        for proc in procs:
+            stop_worker(proc)
         shutil.rmtree(workdir, ignore_errors=True)
         purge("sessions")
     with connection.cursor() as cursor:
@@ -421,7 +427,7 @@ def lag(
         )
         started, p50, p99, worst, span = cursor.fetchone()
     row = {
-        "offered /s": rate, "attempts": count, "ran": started, "worker -P": pool, "worker -c": concurrency,
+        "offered /s": rate, "attempts": count, "ran": started, "workers": workers, "worker -P": pool, "worker -c": concurrency,
         "claim every s": claim_interval, "lag p50 s": round(float(p50 or 0), 2), "lag p99 s": round(float(p99 or 0), 2),
         "lag max s": round(float(worst or 0), 2),
         "sustained /s": round(started / float(span)) if span else None, "no-op drain /s": round(drain),
@@ -437,7 +443,9 @@ def main() -> None:
     parser.add_argument("--installations", type=int, default=100_000)
     parser.add_argument("--rate", type=int, nargs="+", default=[1000], help="Attempts/s due in the lag phase (several: one run each).")
     parser.add_argument("--seconds", type=int, default=20, help="Length of each lag run's load.")
-    parser.add_argument("--concurrency", type=int, default=4, help="Pool size of the one worker.")
+    parser.add_argument("--concurrency", type=int, default=4, help="Pool size of each worker.")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2],
+                        help="Worker processes in the lag phase (several: one run each; beat in the first).")
     parser.add_argument("--claimers", type=int, default=1,
                         help="Also claim the same backlog with this many claimer processes at once.")
     parser.add_argument("--pool", default=["prefork"], nargs="+",
@@ -457,8 +465,9 @@ def main() -> None:
             if pool not in ("prefork", "threads"):
                 raise SystemExit(f"--pool: prefork or threads, not {pool!r}")
             for rate in args.rate:
-                lags += lag(rate, args.seconds, int(size or args.concurrency), args.claim_interval,
-                            generated["inst0"], args.installations, pool)
+                for workers in args.workers:
+                    lags += lag(rate, args.seconds, int(size or args.concurrency), args.claim_interval,
+                                generated["inst0"], args.installations, pool, workers)
     finally:
         if not args.keep:
             cleanup()
@@ -467,7 +476,8 @@ def main() -> None:
         f"{generated['seconds']} s, {args.due:,} of them due). Claim batch "
         f"{settings.MEHR['RETRY_CLAIM_BATCH_SIZE']}.\n\n**Claim and dispatch throughput**\n\n"
         + markdown_table(through)
-        + "\n\n**Start lag** (started_at - due_at; one worker with embedded beat, simulator at zero latency)\n\n"
+        + "\n\n**Start lag** (started_at - due_at; the workers share one beat, embedded in the first; simulator at "
+        "zero latency)\n\n"
         + markdown_table(lags)
     )
     append_section("Retry scheduler", body)

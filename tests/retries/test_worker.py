@@ -100,7 +100,9 @@ def test_sigkill_while_attempts_run(catalogue, redis_url) -> None:  # type: igno
     policy = fast_policy(session_timeout_seconds=3)
     installations = [InstallationFactory() for _ in range(6)]
     for installation in installations:
-        SimulatorBehaviour.objects.create(installation=installation, mode=Mode.FAIL_THEN_CONNECT, fail_times=1)
+        # Each S1SP call takes 2 s, so the attempts seen RUNNING are still inside it when the kill lands.
+        SimulatorBehaviour.objects.create(installation=installation, mode=Mode.FAIL_THEN_CONNECT, fail_times=1,
+                                          latency_seconds=2.0)  # fmt: skip
         migration_schedule(installation=installation, policy=policy)
 
     first = Worker(redis_url)
@@ -155,8 +157,10 @@ def test_redis_flushed_and_restarted_with_attempts_pending(catalogue) -> None:  
             lambda: f"nothing was claimed:\n{worker.tail()}",
         )
         redis_server.flushdb()
+        # The flushed messages' attempts stay CLAIMED until their claim lease runs out; then the reaper
+        # returns them and beat claims them again.
         wait_for(
-            lambda: SessionAttempt.objects.filter(state=SessionState.CLAIMED).exists(),
+            lambda: SessionAttempt.objects.filter(claims__gt=1).exists(),
             60,
             lambda: f"nothing was re-claimed after the flush:\n{worker.tail()}",
         )

@@ -43,9 +43,9 @@ def test_several_people_on_the_ui_and_api_get_no_errors(settings, redis_url) -> 
         server.terminate()
         server.wait(timeout=30)
     assert result.page_errors == 0, (dict(result.statuses), result.exceptions[:5])
-    assert result.page_requests >= 30
     pages = {row["page"]: row for row in result.rows()}
-    # Every UI page and every API call was exercised, with its percentiles.
+    # Every UI page and every API call was exercised (each person walks them in turn from a different
+    # one), with its percentiles.
     assert set(UI_PAGES) | set(API_PAGES) | {"baseline: bare Django view"} <= set(pages)
     for row in pages.values():
         assert row["requests"] > 0 and row["errors"] == 0

@@ -12,7 +12,7 @@ from mehr_site.celery import app
 from tests.retries.workers import Worker, wait_for
 
 pytestmark = [pytest.mark.redis, pytest.mark.celery_worker, pytest.mark.slow, pytest.mark.django_db]
-FLOOD = 600
+FLOOD = 2000  # big enough to still be queued when the notification and report are done
 
 
 def succeeded(worker: Worker, task_id: str) -> bool:

@@ -14,7 +14,7 @@ class Command(BaseCommand):
     help = (
         "Fill the database with a reproducible (seeded) realistic dataset: User organisations and people, "
         "installations with devices, cases with checklists, events and occurrences, and session attempts. "
-        "PostgreSQL: COPY and set-based SQL (a million rows in seconds). SQLite: bulk_create (small N only)."
+        "PostgreSQL: COPY and set-based SQL (26-36k rows/s here: 17.9M rows for 1M cases in 681 s). SQLite: bulk_create (small N only)."
     )
 
     def add_arguments(self, parser) -> None:  # type: ignore[no-untyped-def]
