@@ -33,6 +33,8 @@ SCRIPTS: list[tuple[str, list[str], list[str]]] = [
     ("admin", [], ["--quick"]),  # admin at scale (foundation)
     ("reports", [], []),  # dashboard and daily report at 1M cases (issue 6)
     ("load", [], ["--quick"]),  # bounded load test on loopback (1M cases)
+    # bytes per row on the 1M dataset, and the national total (docs/SCALING.md "What 14 million ... need")
+    ("storage", [], ["--installations", "20000", "--cases", "20000", "--session-attempts", "40000"]),
     ("growth", ["--sizes", "100000,1000000,5000000"], ["--quick"]),  # 100k, 1M, 5M: how each figure grows
     ("faults", [], ["--quick"]),  # last: it empties the case tables (fault drill, 10,000 attempts)
 ]
