@@ -4,8 +4,7 @@ Usage: python bench/run_all.py [--only NAME ...] [--skip NAME ...] [--list] [--q
 
 Each script appends its own dated section to docs/PERFORMANCE.md (bench.common.append_section).
 A script that is not there yet is reported and skipped; a failing script does not stop the others,
-but makes the exit status 1. ``--quick`` passes the small variants to the scripts that have one (for a smoke run, not for
-figures); the others run as in the full run.
+but makes the exit status 1. ``--quick`` runs every script small (a smoke run, not for figures).
 """
 
 from __future__ import annotations
@@ -24,14 +23,15 @@ ROOT = Path(__file__).resolve().parent.parent
 # growth generates 100k, 1M and 5M cases in turn (about an hour on 2 cores).
 SCRIPTS: list[tuple[str, list[str], list[str]]] = [
     # retry engine: claim-and-dispatch with 1 and 2 claimers, start lag with 1 and 2 workers (issues 3, 7)
-    ("scheduler", ["--claimers", "2"], []),
-    ("ingest", [], []),  # exception ingestion through the service (case_raise) vs raw COPY
-    ("api", [], []),  # case queue API at 1M cases (issue 4)
+    ("scheduler", ["--claimers", "2"],
+     ["--rows", "100000", "--due", "5000", "--installations", "10000", "--rate", "50", "--seconds", "5"]),
+    ("ingest", [], ["--quick"]),  # exception ingestion through the service (case_raise) vs raw COPY
+    ("api", [], ["--quick"]),  # case queue API at 1M cases (issue 4)
     # ingestion API on the dataset api left: new cases and repeats, 1 and 2 clients, vs COPY (issues 4, 7)
     ("ingest_api", [], ["--batches", "1", "--processes", "1"]),
-    ("ui", [], []),  # UI pages at 1M cases (issue 5)
+    ("ui", [], ["--installations", "20000", "--cases", "20000", "--session-attempts", "40000", "--repeat", "3"]),  # UI pages at 1M cases (issue 5)
     ("admin", [], ["--quick"]),  # admin at scale (foundation)
-    ("reports", [], []),  # dashboard and daily report at 1M cases (issue 6)
+    ("reports", [], ["--quick"]),  # dashboard and daily report at 1M cases (issue 6)
     ("load", [], ["--quick"]),  # bounded load test on loopback (1M cases)
     # bytes per row on the 1M dataset, and the national total (docs/SCALING.md "What 14 million ... need")
     ("storage", [], ["--installations", "20000", "--cases", "20000", "--session-attempts", "40000"]),

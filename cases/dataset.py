@@ -579,6 +579,9 @@ def dataset_truncate() -> None:
                     cur.execute(f'DELETE FROM "{table}"')
         User = get_user_model()
         User.objects.filter(username__startswith=ORG_PREFIX).delete()
+        # People from outside the dataset given a place in a generated organisation (benchmark
+        # accounts, say) lose that membership with the organisation; the people themselves stay.
+        Membership.objects.filter(organisation__code__startswith=ORG_PREFIX).delete()
         Organisation.objects.filter(code__startswith=ORG_PREFIX).delete()
 
 

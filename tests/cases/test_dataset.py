@@ -20,11 +20,13 @@ from cases.models import (
     ChecklistItem,
     Device,
     Installation,
+    Membership,
     Organisation,
     ProcedureStep,
 )
 from cases.services import case_raise, case_transition
 from cases.validators import validate_eui64, validate_mpan, validate_mprn
+from tests.factories import make_user
 
 SPEC = DatasetSpec(installations=1_500, cases=2_000, users=3, seed=7)
 
@@ -237,3 +239,16 @@ def test_session_attempts_exactly_and_consistent(db) -> None:  # type: ignore[no
     installation = Installation.objects.filter(migration_status="PENDING").first()
     attempt = migration_schedule(installation=installation, actor=None, reason="bench")
     assert attempt.session_attempts.count() == 1
+
+
+def test_truncate_with_an_outside_member_of_a_generated_organisation(db) -> None:  # type: ignore[no-untyped-def]
+    """A person from outside the dataset (a benchmark account, say) placed in a generated User
+    organisation does not stop the next truncate; they stay, without that membership."""
+    spec = DatasetSpec(installations=60, cases=40, users=2, seed=5)
+    generate_dataset(spec, truncate=True)
+    outsider = make_user(Role.USER_AGENT, Organisation.objects.get(code="gen-u001"), username="bench-outsider")
+    generate_dataset(spec, truncate=True)
+    outsider.refresh_from_db()
+    assert not Membership.objects.filter(user=outsider).exists()
+    assert Organisation.objects.filter(code="gen-u001").count() == 1  # generated afresh
+    assert Case.objects.count() == 40
