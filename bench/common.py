@@ -152,6 +152,18 @@ def peak_memory_mb(children: bool = False) -> float:
     return usage.ru_maxrss / 1024  # KiB on Linux
 
 
+def add_dataset_arguments(
+    parser: Any, *, installations: int = 1_000_000, cases: int = 1_000_000, session_attempts: int = 2_000_000,
+    users: int = 8,
+) -> None:
+    """--installations, --cases, --session-attempts, --users: the generated dataset a benchmark needs
+    (the 1M dataset of docs/PERFORMANCE.md by default), for ensure_dataset."""
+    parser.add_argument("--installations", type=int, default=installations)
+    parser.add_argument("--cases", type=int, default=cases)
+    parser.add_argument("--session-attempts", type=int, default=session_attempts)
+    parser.add_argument("--users", type=int, default=users)
+
+
 def ensure_dataset(
     *, installations: int, cases: int, session_attempts: int = 0, users: int = 8, seed: int = 1
 ) -> bool:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import append_section, ensure_dataset, markdown_table, setup_django
+from bench.common import add_dataset_arguments, append_section, ensure_dataset, markdown_table, setup_django
 
 INSTALLATIONS = 14_000_000
 LIFETIME_CASES = 2_000_000  # about 14 % of installations ever fail a check
@@ -56,10 +56,7 @@ def measure(tables: list[str]) -> list[dict]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--installations", type=int, default=1_000_000)
-    parser.add_argument("--cases", type=int, default=1_000_000)
-    parser.add_argument("--session-attempts", type=int, default=2_000_000)
-    parser.add_argument("--users", type=int, default=8)
+    add_dataset_arguments(parser)
     args = parser.parse_args()
     setup_django()
     from django.db import connection

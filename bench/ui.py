@@ -19,6 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (
+    add_dataset_arguments,
     append_section,
     count_queries,
     ensure_dataset,
@@ -101,10 +102,7 @@ def load_session_attempts(total: int) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--installations", type=int, default=1_000_000)
-    parser.add_argument("--cases", type=int, default=1_000_000)
-    parser.add_argument("--session-attempts", type=int, default=2_000_000)
-    parser.add_argument("--users", type=int, default=8)
+    add_dataset_arguments(parser)
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument(
         "--only", default="", help="measure only pages whose name contains this (e.g. dashboard); the baseline always runs"
