@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from django.utils import timezone
 
 from cases.domain import CaseState, MigrationStatus, Role
@@ -33,6 +31,7 @@ from retries.services import migration_schedule
 from tests.factories import InstallationFactory, case_in_state
 
 from .workers import (
+    REAL_WORKER_MARKS,
     RedisServer,
     Worker,
     all_settled,
@@ -41,13 +40,7 @@ from .workers import (
     wait_for,
 )
 
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.redis,
-    pytest.mark.celery_worker,
-    pytest.mark.slow,
-    pytest.mark.django_db(transaction=True),
-]
+pytestmark = REAL_WORKER_MARKS
 Mode = SimulatorBehaviour.Mode
 PRIVATE_REDIS_PORT = 8379
 
@@ -184,9 +177,8 @@ def test_redis_flushed_and_restarted_with_attempts_pending(catalogue) -> None:  
 
 def liveness_probe(worker: Worker, timeout: float = 3) -> subprocess.CompletedProcess:
     """The per-worker liveness probe the README gives a supervisor: ``celery inspect ping`` to one node."""
-    node = worker.name.replace("%h", socket.gethostname())
     return subprocess.run(
-        [sys.executable, "-m", "celery", "-A", "mehr_site", "inspect", "ping", "-d", node, "-t", str(timeout)],
+        [sys.executable, "-m", "celery", "-A", "mehr_site", "inspect", "ping", "-d", worker.node, "-t", str(timeout)],
         cwd=Path(__file__).resolve().parents[2], env={**os.environ, "REDIS_URL": worker.broker_url},
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -15,12 +16,23 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
 
+import pytest
 from django.db import connection
 from django.utils import timezone
 
 from retries.models import RetryPolicy, SessionAttempt, SessionState, SimulatorCall
 
 BASE_DIR = Path(__file__).resolve().parents[2]
+
+#: Marks of a test that runs real Celery workers against the test database and Redis: they see only
+#: committed data, so the test commits (transaction=True).
+REAL_WORKER_MARKS = [
+    pytest.mark.postgres,
+    pytest.mark.redis,
+    pytest.mark.celery_worker,
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+]
 
 #: Short leases and ticks so faults heal within seconds (production values are minutes).
 FAST_ENGINE_ENV = {
@@ -82,6 +94,11 @@ class Worker:
             "--without-mingle", "--without-gossip", "-l", "INFO",
         ]
         self._start(command, env)
+
+    @property
+    def node(self) -> str:
+        """The node name Celery gives this worker (``%h`` expanded), for remote control."""
+        return self.name.replace("%h", socket.gethostname())
 
     def _start(self, command: list[str], env: dict[str, str]) -> None:
         self.log = open(self.log_path, "wb")  # noqa: SIM115  (closed in stop())

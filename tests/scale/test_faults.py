@@ -4,20 +4,13 @@ finished exactly once, the simulator saw no duplicate call, no case is stuck, th
 
 from __future__ import annotations
 
-import pytest
-
 from bench.faults import drill_setup, fault_drill
 from cases.domain import CaseState
 from cases.models import Case
 from retries.models import SessionAttempt, SessionState
+from tests.retries.workers import REAL_WORKER_MARKS
 
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.redis,
-    pytest.mark.celery_worker,
-    pytest.mark.slow,
-    pytest.mark.django_db(transaction=True),
-]
+pytestmark = REAL_WORKER_MARKS
 PRIVATE_REDIS_PORT = 8802  # our own redis-server, never the shared one
 
 

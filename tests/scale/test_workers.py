@@ -5,17 +5,16 @@ over both session workers and each still runs exactly once."""
 
 from __future__ import annotations
 
-import socket
 import uuid
 from collections import Counter
 
-import pytest
 import redis
 
 from retries.models import MigrationAttempt, MigrationOutcome, SessionAttempt, SimulatorBehaviour
 from retries.services import migration_schedule
 from tests.factories import InstallationFactory
 from tests.retries.workers import (
+    REAL_WORKER_MARKS,
     Beat,
     Worker,
     all_settled,
@@ -24,18 +23,8 @@ from tests.retries.workers import (
     wait_for,
 )
 
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.redis,
-    pytest.mark.celery_worker,
-    pytest.mark.slow,
-    pytest.mark.django_db(transaction=True),
-]
+pytestmark = REAL_WORKER_MARKS
 INSTALLATIONS = 24
-
-
-def node(worker: Worker) -> str:
-    return worker.name.replace("%h", socket.gethostname())
 
 
 def test_two_session_workers_and_one_beat_run_each_attempt_once(redis_url) -> None:  # type: ignore[no-untyped-def]
@@ -74,5 +63,5 @@ def test_two_session_workers_and_one_beat_run_each_attempt_once(redis_url) -> No
     assert_each_attempt_ran_at_most_once()
     ran_on = Counter(SessionAttempt.objects.values_list("worker", flat=True))
     # Both session workers ran attempts; the general worker (and beat) ran none.
-    assert set(ran_on) == {node(w) for w in sessions}, ran_on
+    assert set(ran_on) == {w.node for w in sessions}, ran_on
     assert all(n > 0 for n in ran_on.values())
